@@ -1,0 +1,68 @@
+# lsock: build, test, demo, bench, install.
+#
+#   make                 build build/$(LUA)/lsock/core.so (LUA defaults to lua5.4)
+#   make LUA=luajit      the same for another interpreter (lua5.1 ... lua5.4, luajit)
+#   make demo            install what is missing, build, run examples/tour.lua
+#   make test            install what is missing, run every spec on every Lua
+#   make bench           benchmarks against LuaSocket and a C baseline
+#   make install         install for $(LUA) under $(PREFIX)
+
+LUA     ?= lua5.4
+PREFIX  ?= /usr/local
+CC      ?= cc
+
+# pkg-config names the interpreters the way Debian does: lua5.1 ... luajit.
+LUA_PC      := $(LUA)
+LUA_CFLAGS  := $(shell pkg-config --cflags $(LUA_PC) 2>/dev/null)
+SSL_CFLAGS  := $(shell pkg-config --cflags openssl 2>/dev/null)
+SSL_LIBS    := $(shell pkg-config --libs openssl 2>/dev/null || echo -lssl -lcrypto)
+LUA_VERSION := $(if $(filter luajit,$(LUA)),5.1,$(patsubst lua%,%,$(LUA)))
+
+WARN    := -Wall -Wextra -Werror -Wshadow -Wstrict-prototypes
+CFLAGS  ?= -O2 -g
+ALL_CFLAGS = -std=c99 -fPIC -fvisibility=hidden $(WARN) $(CFLAGS) $(LUA_CFLAGS) $(SSL_CFLAGS)
+LDFLAGS ?=
+
+SRC := $(wildcard csrc/*.c)
+HDR := $(wildcard csrc/*.h)
+OUT ?= build/$(LUA)
+OBJ := $(patsubst csrc/%.c,$(OUT)/obj/%.o,$(SRC))
+SO  := $(OUT)/lsock/core.so
+
+.PHONY: all deps demo test bench lint install clean
+
+all: $(SO)
+
+$(OUT)/obj/%.o: csrc/%.c $(HDR)
+	@mkdir -p $(dir $@)
+	$(CC) $(ALL_CFLAGS) -c $< -o $@
+
+$(SO): $(OBJ)
+	@mkdir -p $(dir $@)
+	$(CC) -shared $(LDFLAGS) -o $@ $(OBJ) $(SSL_LIBS)
+
+deps:
+	@sh scripts/deps.sh
+
+demo: deps
+	@$(MAKE) --no-print-directory LUA=$(LUA) all
+	LUA_PATH='lua/?.lua;lua/?/init.lua;;' LUA_CPATH='$(OUT)/?.so;;' $(LUA) examples/tour.lua
+
+test: deps
+	@sh scripts/test.sh
+
+bench: deps
+	@$(MAKE) --no-print-directory LUA=$(LUA) all
+	LUA=$(LUA) bash bench/run.sh
+
+lint:
+	luacheck lua spec examples bench
+
+install: $(SO)
+	install -d $(DESTDIR)$(PREFIX)/lib/lua/$(LUA_VERSION)/lsock
+	install -m 755 $(SO) $(DESTDIR)$(PREFIX)/lib/lua/$(LUA_VERSION)/lsock/core.so
+	install -d $(DESTDIR)$(PREFIX)/share/lua/$(LUA_VERSION)/lsock
+	install -m 644 lua/lsock/*.lua $(DESTDIR)$(PREFIX)/share/lua/$(LUA_VERSION)/lsock/
+
+clean:
+	rm -rf build

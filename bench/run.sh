@@ -1,0 +1,126 @@
+#!/usr/bin/env bash
+# bench/run.sh: the entry point of the lsock benchmarks (`make bench`).
+#
+# Checks that Lua, LuaSocket and the lsock build are there, compiles the C
+# baseline into bench/results/, then runs bench/run.lua, which runs every
+# workload for every library (best of BENCH_RUNS) and prints the table, also
+# written to bench/results/latest.txt. Exits non-zero when something is
+# missing, a run fails or a reader's check fails. See bench/README.md.
+#
+# Environment (all optional):
+#   LUA           Lua interpreter (lua5.4)
+#   LSOCK_CPATH   where lsock.core is, a package.cpath template
+#                 (build/$LUA/?.so, that is build/lua5.4/lsock/core.so)
+#   CC            C compiler for the baseline (cc)
+#   BENCH_LIBS    libraries to run ("luasocket lsock c"; extras: cqueues luv)
+#   BENCH_RUNS    runs per library and workload, the best counts (3)
+#   BENCH_LINES   lines in the lines workload (2000000)
+#   BENCH_MIB     MiB in the bulk workloads (512)
+#   BENCH_STRICT  1: also fail when lsock/LuaSocket is below its goal
+set -eu
+
+caller_pwd=$PWD
+root=$(cd "$(dirname "$0")/.." && pwd)
+cd "$root"
+
+die() {
+    echo "bench/run.sh: $*" >&2
+    exit 1
+}
+
+LUA=${LUA:-lua5.4}
+CC=${CC:-cc}
+BENCH_LIBS=${BENCH_LIBS:-luasocket lsock c}
+results=$root/bench/results
+
+has_lib() {
+    case " $BENCH_LIBS " in *" $1 "*) return 0 ;; *) return 1 ;; esac
+}
+
+command -v "$LUA" >/dev/null 2>&1 ||
+    die "no Lua interpreter '$LUA' on PATH (set LUA, e.g. LUA=lua5.4)"
+lua_version=$("$LUA" -e 'io.write(jit and jit.version or _VERSION)') ||
+    die "'$LUA' does not run"
+
+# LSOCK_CPATH: default under the build tree; entries given relative are
+# relative to the directory run.sh was started from.
+if [ -n "${LSOCK_CPATH:-}" ]; then
+    cpath=""
+    IFS=';' read -r -a entries <<<"$LSOCK_CPATH"
+    for e in "${entries[@]}"; do
+        [ -n "$e" ] || continue
+        case $e in /*) ;; *) e=$caller_pwd/$e ;; esac
+        cpath=${cpath:+$cpath;}$e
+    done
+    LSOCK_CPATH=$cpath
+else
+    LSOCK_CPATH=$root/build/$(basename "$LUA")/?.so
+fi
+export LSOCK_CPATH
+
+versions=""
+if has_lib luasocket; then
+    v=$("$LUA" -e 'io.write(require("socket")._VERSION)' 2>&1) ||
+        die "LuaSocket is not installed for $LUA (require \"socket\" fails; Debian: apt-get install lua-socket):
+$v"
+    versions="$versions, $v"
+fi
+if has_lib lsock; then
+    found=""
+    IFS=';' read -r -a entries <<<"$LSOCK_CPATH"
+    for e in "${entries[@]}"; do
+        f=${e//\?/lsock/core}
+        if [ -f "$f" ]; then
+            found=$f
+            break
+        fi
+    done
+    [ -n "$found" ] ||
+        die "the lsock build is missing: no lsock/core.so in LSOCK_CPATH=$LSOCK_CPATH
+  build it first (make), point LSOCK_CPATH at it, or leave lsock out: BENCH_LIBS='luasocket c'"
+    v=$("$LUA" -e 'package.cpath = os.getenv("LSOCK_CPATH") .. ";" .. package.cpath
+        local core = require "lsock.core"
+        io.write(core._VERSION or "lsock")' 2>&1) ||
+        die "$found does not load with $LUA:
+$v"
+    versions="$versions, $v ($found)"
+fi
+if has_lib cqueues; then
+    v=$("$LUA" -e 'require "cqueues.socket"; io.write("cqueues ", require("cqueues").VERSION)' 2>&1) ||
+        die "cqueues is not installed for $LUA (Debian: lua-cqueues), or leave it out of BENCH_LIBS:
+$v"
+    versions="$versions, $v"
+fi
+if has_lib luv; then
+    v=$("$LUA" -e 'io.write("luv ", require("luv").version_string())' 2>&1) ||
+        die "luv is not installed for $LUA (Debian: lua-luv), or leave it out of BENCH_LIBS:
+$v"
+    versions="$versions, $v"
+fi
+
+mkdir -p "$results"
+rm -f "$results/latest.txt" "$results/runs.tsv"
+
+baseline=$results/baseline
+if has_lib c; then
+    command -v "$CC" >/dev/null 2>&1 || die "no C compiler '$CC' for the baseline (set CC, or leave c out of BENCH_LIBS)"
+    "$CC" -O2 -Wall -Wextra -Werror -o "$baseline" bench/baseline.c ||
+        die "the C baseline does not compile ($CC -O2 -Wall -Wextra -Werror bench/baseline.c)"
+    versions="$versions, C baseline ($CC -O2)"
+fi
+
+# Every process of a run is bounded; the sockets also time out after 30 s.
+wrap=""
+if command -v timeout >/dev/null 2>&1; then
+    wrap="timeout -k 5 120"
+fi
+
+cpus=$(getconf _NPROCESSORS_ONLN 2>/dev/null || echo "?")
+export LUA BENCH_LIBS
+export BENCH_BASELINE=$baseline
+export BENCH_RESULTS=$results
+export BENCH_WRAP=$wrap
+export BENCH_HEADER="lsock benchmark $(date -u '+%Y-%m-%d %H:%M UTC'): $lua_version$versions; $cpus CPUs, $(uname -sr)"
+
+echo "bench: $BENCH_HEADER" >&2
+"$LUA" bench/run.lua

@@ -1,0 +1,325 @@
+-- bench/stream.lua: one side of one benchmark run, for one Lua library.
+--
+--   lua stream.lua LIB server WORKLOAD COUNT        prints its port, sends, prints "ok"
+--   lua stream.lua LIB client WORKLOAD COUNT PORT   reads, checks, prints "ok SECONDS UNITS"
+--
+-- LIB       luasocket | lsock | cqueues
+-- WORKLOAD  lines     COUNT lines of 40 bytes (39 characters + LF), read one
+--                     by one with receive("l") (LuaSocket: "*l")
+--           bulk      COUNT MiB sent in 64 KiB strings, read with receive(65536)
+--           recv      as bulk, read with recv(65536) (lsock only)
+--
+-- The server writes large batches (64,000 bytes of lines, or 64 KiB chunks)
+-- so that the reader is what is measured. The client times itself with the
+-- library's clock from just after connect to the last byte, and checks what
+-- it got: the number of lines (or bytes), the length of every line, the
+-- content of the first and the last, and that nothing follows. A broken
+-- library fails the run instead of posting a fast number.
+--
+-- The lsock module is loaded as "lsock.core" from package.cpath, with the
+-- entries of the environment variable LSOCK_CPATH put first. Every wait is
+-- bounded: sockets time out after 30 s.
+--
+-- Runs on Lua 5.1 to 5.4 and LuaJIT. Keep the constants in step with
+-- bench/baseline.c.
+
+local LINE_LEN = 39
+local LINE = "abcdefghijklmnopqrstuvwxyz0123456789ABC"
+local LAST = "zyxwvutsrqponmlkjihgfedcba9876543210XYZ"
+local BATCH_LINES = 1600 -- lines per send: 64,000 bytes
+local CHUNK = 65536
+local PAT64 = "0123456789abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ+/"
+local MARK = "-lsock-bench-end" -- the last 16 bytes of a bulk stream
+local TIMEOUT = 30
+
+local USAGE = "usage: stream.lua luasocket|lsock|cqueues server|client lines|bulk|recv COUNT [PORT]"
+
+local libname, role, workload, count_s, port_s = ...
+
+local function fail(fmt, ...)
+  io.stderr:write(string.format("stream.lua %s %s %s: ", tostring(libname), tostring(role),
+    tostring(workload)), string.format(fmt, ...), "\n")
+  os.exit(1)
+end
+
+local function check(v, what, ...)
+  if not v then
+    fail("%s: %s", what, tostring((...)))
+  end
+  return v, ...
+end
+
+-- LuaSocket semantics (lsock has the same): send returns the index of the
+-- last byte sent; a blocking send normally sends everything at once.
+local function send_all(c, data)
+  local i, n = 1, #data
+  while i <= n do
+    local last, err = c:send(data, i)
+    if not last then fail("send: %s", tostring(err)) end
+    i = last + 1
+  end
+end
+
+-- Each library as the same small set of operations. The hot loops below
+-- call the library's own method directly (`receive(conn, pattern)`), never
+-- through a wrapper, so that the time is the library's.
+local libs = {}
+
+libs.luasocket = function()
+  local socket = require "socket"
+  local lib = { clock = socket.gettime, line_pattern = "*l" }
+  function lib.listen()
+    local s = socket.tcp()
+    check(s:bind("127.0.0.1", 0), "bind")
+    check(s:listen(1), "listen")
+    s:settimeout(TIMEOUT)
+    local _, port = s:getsockname()
+    return s, port
+  end
+  function lib.accept(s)
+    local c = check(s:accept(), "accept")
+    c:settimeout(TIMEOUT)
+    s:close()
+    return c
+  end
+  function lib.connect(port)
+    local c = socket.tcp()
+    c:settimeout(TIMEOUT)
+    check(c:connect("127.0.0.1", port), "connect")
+    return c
+  end
+  lib.sendall = send_all
+  return lib
+end
+
+libs.lsock = function()
+  local cpath = os.getenv("LSOCK_CPATH")
+  if cpath and cpath ~= "" then
+    package.cpath = cpath .. ";" .. package.cpath
+  end
+  local core = require "lsock.core"
+  local tcp = core.tcp or function() return core.socket("inet", "stream") end
+  local lib = { clock = core.monotime, line_pattern = "l" }
+  if not lib.clock then fail("lsock.core has no monotime()") end
+  function lib.listen()
+    local s = tcp()
+    check(s:bind("127.0.0.1", 0), "bind")
+    check(s:listen(1), "listen")
+    s:settimeout(TIMEOUT)
+    local _, port = s:getsockname()
+    return s, port
+  end
+  function lib.accept(s)
+    local c = check(s:accept(), "accept")
+    c:settimeout(TIMEOUT)
+    s:close()
+    return c
+  end
+  function lib.connect(port)
+    local c = tcp()
+    c:settimeout(TIMEOUT)
+    check(c:connect("127.0.0.1", port), "connect")
+    return c
+  end
+  lib.sendall = send_all
+  return lib
+end
+
+libs.cqueues = function()
+  local cqueues = require "cqueues"
+  local socket = require "cqueues.socket"
+  -- Outside a controller cqueues blocks in its own poll; reads go through
+  -- xread, the documented call that returns nil at end of stream.
+  local lib = { clock = cqueues.monotime, line_pattern = "*l", read = "xread" }
+  local function setup(c)
+    c:settimeout(TIMEOUT)
+    c:setmode("b", "bn")
+    return c
+  end
+  function lib.listen()
+    local s = socket.listen("127.0.0.1", 0)
+    s:settimeout(TIMEOUT)
+    check(s:listen(), "listen")
+    local _, _, port = s:localname()
+    return s, port
+  end
+  function lib.accept(s)
+    local c = check(s:accept(), "accept")
+    s:close()
+    return setup(c)
+  end
+  function lib.connect(port)
+    local c = setup(socket.connect("127.0.0.1", tonumber(port)))
+    check(c:connect(), "connect")
+    return c
+  end
+  function lib.sendall(c, data)
+    check(c:xwrite(data, "bn"), "write")
+  end
+  return lib
+end
+
+if not (libname and libs[libname] and (role == "server" or role == "client")
+    and (workload == "lines" or workload == "bulk" or workload == "recv") and count_s) then
+  io.stderr:write(USAGE, "\n")
+  os.exit(2)
+end
+local count = tonumber(count_s)
+if not count or count < (workload == "lines" and 2 or 1) or count % 1 ~= 0 then
+  fail("bad COUNT '%s'", tostring(count_s))
+end
+
+local lib = libs[libname]()
+
+local function rep(s, n)
+  local t = {}
+  for i = 1, n do t[i] = s end
+  return table.concat(t)
+end
+
+local function bulk_chunk()
+  return rep(PAT64, CHUNK / 64)
+end
+
+-- ---- server -------------------------------------------------------------
+
+local function serve_lines(c)
+  local line = LINE .. "\n"
+  local batch = rep(line, BATCH_LINES)
+  local k = count % BATCH_LINES
+  if k == 0 then k = BATCH_LINES end
+  for _ = 1, (count - k) / BATCH_LINES do
+    lib.sendall(c, batch)
+  end
+  lib.sendall(c, rep(line, k - 1) .. LAST .. "\n")
+end
+
+local function serve_bulk(c)
+  local chunk = bulk_chunk()
+  local chunks = count * (1024 * 1024 / CHUNK)
+  for _ = 1, chunks - 1 do
+    lib.sendall(c, chunk)
+  end
+  lib.sendall(c, chunk:sub(1, CHUNK - #MARK) .. MARK)
+end
+
+local function server()
+  local s, port = lib.listen()
+  io.stdout:write(tostring(port), "\n")
+  io.stdout:flush()
+  local c = lib.accept(s)
+  if workload == "lines" then serve_lines(c) else serve_bulk(c) end
+  c:close()
+  io.stdout:write("ok\n")
+end
+
+-- ---- client -------------------------------------------------------------
+
+-- After the last expected byte the peer closes: the next read must say so
+-- (nil, "closed" as in LuaSocket; cqueues' xread returns nil) and must not
+-- hold data.
+local function expect_end(read, c, pattern)
+  local data, err, partial = read(c, pattern)
+  if data or (partial and partial ~= "") then
+    fail("unexpected data after the end of the stream")
+  end
+  if err ~= nil and err ~= "closed" then
+    fail("expected the end of the stream, got: %s", tostring(err))
+  end
+end
+
+-- what a failed read gave, for the message
+local function got(data, err, show)
+  if data then return "wrong content" .. (show and (": " .. data) or "") end
+  return tostring(err or "end of stream")
+end
+
+local function read_lines(c)
+  local clock = lib.clock
+  local receive = c[lib.read or "receive"]
+  local pat = lib.line_pattern
+  local t0 = clock()
+  local line, err = receive(c, pat)
+  if line ~= LINE then fail("line 1: %s", got(line, err, true)) end
+  for i = 2, count - 1 do
+    line, err = receive(c, pat)
+    if not line then fail("line %d: %s", i, got(line, err)) end
+    if #line ~= LINE_LEN then fail("line %d: %d bytes, expected %d", i, #line, LINE_LEN) end
+  end
+  line, err = receive(c, pat)
+  local t1 = clock()
+  if line ~= LAST then fail("last line: %s", got(line, err, true)) end
+  expect_end(receive, c, pat)
+  return t1 - t0, count
+end
+
+local function read_bulk(c)
+  local clock = lib.clock
+  local receive = c[lib.read or "receive"]
+  local chunks = count * (1024 * 1024 / CHUNK)
+  local chunk = bulk_chunk()
+  local t0 = clock()
+  local data, err = receive(c, CHUNK)
+  if data ~= chunk then fail("chunk 1: %s", got(data, err)) end
+  for i = 2, chunks - 1 do
+    data, err = receive(c, CHUNK)
+    if not data then fail("chunk %d: %s", i, got(data, err)) end
+    if #data ~= CHUNK then fail("chunk %d: %d bytes, expected %d", i, #data, CHUNK) end
+  end
+  data, err = receive(c, CHUNK)
+  local t1 = clock()
+  if data ~= chunk:sub(1, CHUNK - #MARK) .. MARK then
+    fail("last chunk: %s", got(data, err))
+  end
+  expect_end(receive, c, CHUNK)
+  return t1 - t0, count * 1024 * 1024
+end
+
+-- recv(65536): whatever is available, so the count is of bytes, not calls.
+local function read_recv(c)
+  if not c.recv or libname ~= "lsock" then fail("recv is an lsock workload") end
+  local clock = lib.clock
+  local recv = c.recv
+  local expected = count * 1024 * 1024
+  local t0 = clock()
+  local data, err = recv(c, CHUNK)
+  if not data then fail("recv: %s", tostring(err)) end
+  if data:sub(1, 64) ~= PAT64:sub(1, #data) then fail("wrong content at the start") end
+  local total = #data
+  local tail = data:sub(-#MARK)
+  while total < expected do
+    data, err = recv(c, CHUNK)
+    if not data then fail("recv after %d bytes: %s", total, tostring(err)) end
+    total = total + #data
+    if #data >= #MARK then
+      tail = data:sub(-#MARK)
+    else
+      tail = (tail .. data):sub(-#MARK)
+    end
+  end
+  local t1 = clock()
+  if total ~= expected then fail("got %d bytes, expected %d", total, expected) end
+  if tail ~= MARK then fail("wrong end marker") end
+  data, err = recv(c, CHUNK)
+  if data or err ~= "closed" then
+    fail("expected the end of the stream, got: %s", data and (#data .. " bytes") or tostring(err))
+  end
+  return t1 - t0, expected
+end
+
+local function client()
+  if not port_s then fail("no PORT") end
+  local c = lib.connect(port_s)
+  local secs, units
+  if workload == "lines" then
+    secs, units = read_lines(c)
+  elseif workload == "bulk" then
+    secs, units = read_bulk(c)
+  else
+    secs, units = read_recv(c)
+  end
+  c:close()
+  io.stdout:write(string.format("ok %.6f %.0f\n", secs, units))
+end
+
+if role == "server" then server() else client() end

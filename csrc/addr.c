@@ -1,0 +1,352 @@
+/*
+ * addr.c: names and addresses. Family and type names, port checks,
+ * turning Lua arguments into a sockaddr and back, and the getaddrinfo /
+ * getnameinfo module functions.
+ */
+#define _GNU_SOURCE /* NI_* and AI_* extensions, if_indextoname */
+
+#include <arpa/inet.h>
+#include <net/if.h>
+#include <netdb.h>
+#include <netinet/in.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/un.h>
+
+#include "internal.h"
+
+static const char *const family_names[] = {"inet", "inet6", "unix",
+#ifdef AF_PACKET
+                                           "packet",
+#endif
+                                           NULL};
+static const int family_values[] = {AF_INET, AF_INET6, AF_UNIX,
+#ifdef AF_PACKET
+                                    AF_PACKET,
+#endif
+                                    0};
+
+static const char *const type_names[] = {"stream", "dgram", "seqpacket",
+                                         "raw", NULL};
+static const int type_values[] = {SOCK_STREAM, SOCK_DGRAM, SOCK_SEQPACKET,
+                                  SOCK_RAW};
+
+int lsk_check_family(lua_State *L, int idx, int def) {
+    if (lua_isnoneornil(L, idx)) return def;
+    return family_values[luaL_checkoption(L, idx, NULL, family_names)];
+}
+
+int lsk_check_type(lua_State *L, int idx, int def) {
+    if (lua_isnoneornil(L, idx)) return def;
+    return type_values[luaL_checkoption(L, idx, NULL, type_names)];
+}
+
+const char *lsk_family_name(int family) {
+    int i;
+    for (i = 0; family_names[i]; i++)
+        if (family_values[i] == family) return family_names[i];
+    return "unknown";
+}
+
+const char *lsk_type_name(int type) {
+    int i;
+    for (i = 0; type_names[i]; i++)
+        if (type_values[i] == type) return type_names[i];
+    return "unknown";
+}
+
+int lsk_check_port(lua_State *L, int idx) {
+    lua_Integer port = 0;
+    if (!lsock_tointeger(L, idx, &port)) {
+        if (lua_type(L, idx) == LUA_TNUMBER)
+            luaL_argerror(L, idx, "port must be an integer");
+        luaL_argerror(L, idx, lua_pushfstring(L, "port expected, got %s",
+                                              luaL_typename(L, idx)));
+    }
+    if (port < 0 || port > 65535) luaL_argerror(L, idx, "port out of range");
+    return (int)port;
+}
+
+/* Fill out from a numeric address or the wildcard, without asking the
+ * resolver. Returns 1 when host was numeric. */
+static int numeric_addr(int family, const char *host, int port, lsk_addr *out) {
+    memset(out, 0, sizeof *out);
+    if (family == AF_INET) {
+        struct sockaddr_in *sin = (struct sockaddr_in *)&out->ss;
+        sin->sin_family = AF_INET;
+        sin->sin_port = htons((unsigned short)port);
+        out->len = sizeof *sin;
+        if (strcmp(host, "*") == 0) {
+            sin->sin_addr.s_addr = htonl(INADDR_ANY);
+            return 1;
+        }
+        return inet_pton(AF_INET, host, &sin->sin_addr) == 1;
+    } else {
+        struct sockaddr_in6 *sin6 = (struct sockaddr_in6 *)&out->ss;
+        sin6->sin6_family = AF_INET6;
+        sin6->sin6_port = htons((unsigned short)port);
+        out->len = sizeof *sin6;
+        if (strcmp(host, "*") == 0) {
+            sin6->sin6_addr = in6addr_any;
+            return 1;
+        }
+        /* Scoped addresses (fe80::1%eth0) go to the resolver. */
+        return inet_pton(AF_INET6, host, &sin6->sin6_addr) == 1;
+    }
+}
+
+static int unix_addr(lua_State *L, int idx, lsk_addr *out) {
+    size_t len;
+    const char *path = luaL_checklstring(L, idx, &len);
+    struct sockaddr_un *sun = (struct sockaddr_un *)&out->ss;
+    memset(out, 0, sizeof *out);
+    if (len >= sizeof sun->sun_path)
+        luaL_argerror(L, idx, "path too long for a unix socket");
+    sun->sun_family = AF_UNIX;
+    memcpy(sun->sun_path, path, len);
+#ifdef __linux__
+    /* "@name" is the abstract namespace: a leading zero byte, and the
+     * length counts exactly the name, no terminator. */
+    if (len > 0 && path[0] == '@') {
+        sun->sun_path[0] = '\0';
+        out->len = (socklen_t)(offsetof(struct sockaddr_un, sun_path) + len);
+        return 0;
+    }
+#endif
+    out->len = (socklen_t)(offsetof(struct sockaddr_un, sun_path) + len + 1);
+    return 0;
+}
+
+int lsk_get_addr(lua_State *L, int idx, int family, int passive,
+                 const char *what, lsk_addr *out) {
+    const char *host;
+    int port, err;
+    struct addrinfo hints, *res = NULL;
+    char portstr[8];
+
+    if (family == AF_UNIX) return unix_addr(L, idx, out);
+    if (family != AF_INET && family != AF_INET6)
+        return luaL_error(L, "%s: no addresses for a %s socket", what,
+                          lsk_family_name(family));
+    host = luaL_checkstring(L, idx);
+    port = lsk_check_port(L, idx + 1);
+    if (numeric_addr(family, host, port, out)) return 0;
+
+    memset(&hints, 0, sizeof hints);
+    hints.ai_family = family;
+    hints.ai_socktype = SOCK_STREAM; /* one answer per address */
+    hints.ai_flags = passive ? AI_PASSIVE : 0;
+    snprintf(portstr, sizeof portstr, "%d", port);
+    err = getaddrinfo(host, portstr, &hints, &res);
+    if (err != 0 || res == NULL) {
+        lua_pushnil(L);
+        lua_pushfstring(L, "%s %s: %s", what, host,
+                        err ? gai_strerror(err) : "no address");
+        if (res) freeaddrinfo(res);
+        return 2;
+    }
+    memcpy(&out->ss, res->ai_addr, res->ai_addrlen);
+    out->len = res->ai_addrlen;
+    freeaddrinfo(res);
+    return 0;
+}
+
+/* Numeric host text of an inet/inet6 address, with the scope of a
+ * link-local IPv6 address appended as %name. */
+static void host_text(const struct sockaddr *sa, char *buf, size_t len) {
+    if (sa->sa_family == AF_INET) {
+        const struct sockaddr_in *sin = (const struct sockaddr_in *)sa;
+        if (!inet_ntop(AF_INET, &sin->sin_addr, buf, (socklen_t)len)) buf[0] = 0;
+    } else {
+        const struct sockaddr_in6 *sin6 = (const struct sockaddr_in6 *)sa;
+        char ifname[IF_NAMESIZE];
+        size_t n;
+        if (!inet_ntop(AF_INET6, &sin6->sin6_addr, buf, (socklen_t)len)) {
+            buf[0] = 0;
+            return;
+        }
+        if (sin6->sin6_scope_id != 0) {
+            n = strlen(buf);
+            if (if_indextoname(sin6->sin6_scope_id, ifname))
+                snprintf(buf + n, len - n, "%%%s", ifname);
+            else
+                snprintf(buf + n, len - n, "%%%u", (unsigned)sin6->sin6_scope_id);
+        }
+    }
+}
+
+static int port_of(const struct sockaddr *sa) {
+    if (sa->sa_family == AF_INET)
+        return ntohs(((const struct sockaddr_in *)sa)->sin_port);
+    return ntohs(((const struct sockaddr_in6 *)sa)->sin6_port);
+}
+
+/* The path of a unix address, "@name" for the abstract namespace. */
+static size_t unix_path(const struct sockaddr *sa, socklen_t salen,
+                        char *buf, size_t len) {
+    const struct sockaddr_un *sun = (const struct sockaddr_un *)sa;
+    size_t off = offsetof(struct sockaddr_un, sun_path), n;
+    if (salen <= off) return 0;
+    n = salen - off;
+    if (n > sizeof sun->sun_path) n = sizeof sun->sun_path;
+    if (n >= len) n = len - 1;
+    memcpy(buf, sun->sun_path, n);
+    if (n > 0 && buf[0] == '\0') {
+        buf[0] = '@';
+    } else {
+        n = strnlen(buf, n);
+    }
+    buf[n] = 0;
+    return n;
+}
+
+void lsk_format_addr(const struct sockaddr *sa, socklen_t salen, char *buf,
+                     size_t len) {
+    char host[INET6_ADDRSTRLEN + IF_NAMESIZE + 2];
+    switch (sa->sa_family) {
+    case AF_INET:
+        host_text(sa, host, sizeof host);
+        snprintf(buf, len, "%s:%d", host, port_of(sa));
+        break;
+    case AF_INET6:
+        host_text(sa, host, sizeof host);
+        snprintf(buf, len, "[%s]:%d", host, port_of(sa));
+        break;
+    case AF_UNIX:
+        unix_path(sa, salen, buf, len);
+        break;
+    default:
+        snprintf(buf, len, "?");
+    }
+}
+
+int lsk_push_addr(lua_State *L, const struct sockaddr *sa, socklen_t len) {
+    char host[INET6_ADDRSTRLEN + IF_NAMESIZE + 2];
+    if (sa->sa_family == AF_INET || sa->sa_family == AF_INET6) {
+        host_text(sa, host, sizeof host);
+        lua_pushstring(L, host);
+        lua_pushinteger(L, port_of(sa));
+        lua_pushstring(L, lsk_family_name(sa->sa_family));
+        return 3;
+    }
+    if (sa->sa_family == AF_UNIX) {
+        char path[sizeof(((struct sockaddr_un *)0)->sun_path) + 1];
+        size_t n = unix_path(sa, len, path, sizeof path);
+        lua_pushlstring(L, path, n);
+        return 1;
+    }
+    lua_pushnil(L);
+    return 1;
+}
+
+/* ---- lsock.getaddrinfo(host, service [, hints]) ----------------------- */
+
+static int opt_bool(lua_State *L, int t, const char *name) {
+    int v;
+    lua_getfield(L, t, name);
+    v = lua_toboolean(L, -1);
+    lua_pop(L, 1);
+    return v;
+}
+
+int lsk_getaddrinfo(lua_State *L) {
+    const char *host = luaL_optstring(L, 1, NULL);
+    const char *service = NULL;
+    char portstr[8];
+    struct addrinfo hints, *res = NULL, *ai;
+    int err, i = 0;
+
+    memset(&hints, 0, sizeof hints);
+    hints.ai_family = AF_UNSPEC;
+    if (lua_type(L, 2) == LUA_TNUMBER) {
+        snprintf(portstr, sizeof portstr, "%d", lsk_check_port(L, 2));
+        service = portstr;
+    } else if (!lua_isnoneornil(L, 2)) {
+        service = luaL_checkstring(L, 2);
+    }
+    if (host != NULL && strcmp(host, "*") == 0) {
+        host = NULL;
+        hints.ai_flags |= AI_PASSIVE;
+    }
+    if (host == NULL && service == NULL)
+        luaL_argerror(L, 1, "host or service expected");
+    if (!lua_isnoneornil(L, 3)) {
+        luaL_checktype(L, 3, LUA_TTABLE);
+        lua_getfield(L, 3, "family");
+        if (!lua_isnil(L, -1)) hints.ai_family = lsk_check_family(L, -1, AF_UNSPEC);
+        lua_pop(L, 1);
+        lua_getfield(L, 3, "type");
+        if (!lua_isnil(L, -1)) hints.ai_socktype = lsk_check_type(L, -1, 0);
+        lua_pop(L, 1);
+        if (opt_bool(L, 3, "passive")) hints.ai_flags |= AI_PASSIVE;
+        if (opt_bool(L, 3, "numeric"))
+            hints.ai_flags |= AI_NUMERICHOST | AI_NUMERICSERV;
+        if (opt_bool(L, 3, "canonname")) hints.ai_flags |= AI_CANONNAME;
+    }
+    if (hints.ai_family != AF_UNSPEC && hints.ai_family != AF_INET &&
+        hints.ai_family != AF_INET6)
+        luaL_argerror(L, 3, "family must be inet or inet6");
+    err = getaddrinfo(host, service, &hints, &res);
+    if (err != 0) {
+        lua_pushnil(L);
+        lua_pushfstring(L, "getaddrinfo %s: %s", host ? host : (service ? service : "*"),
+                        gai_strerror(err));
+        return 2;
+    }
+    lua_newtable(L);
+    for (ai = res; ai != NULL; ai = ai->ai_next) {
+        char text[INET6_ADDRSTRLEN + IF_NAMESIZE + 2];
+        if (ai->ai_family != AF_INET && ai->ai_family != AF_INET6) continue;
+        lua_createtable(L, 0, 6);
+        lua_pushstring(L, lsk_family_name(ai->ai_family));
+        lua_setfield(L, -2, "family");
+        lua_pushstring(L, lsk_type_name(ai->ai_socktype));
+        lua_setfield(L, -2, "type");
+        lua_pushinteger(L, ai->ai_protocol);
+        lua_setfield(L, -2, "protocol");
+        host_text(ai->ai_addr, text, sizeof text);
+        lua_pushstring(L, text);
+        lua_setfield(L, -2, "addr");
+        lua_pushinteger(L, port_of(ai->ai_addr));
+        lua_setfield(L, -2, "port");
+        if (ai->ai_canonname) {
+            lua_pushstring(L, ai->ai_canonname);
+            lua_setfield(L, -2, "canonname");
+        }
+        lua_rawseti(L, -2, ++i);
+    }
+    freeaddrinfo(res);
+    return 1;
+}
+
+/* ---- lsock.getnameinfo(addr [, port [, flags]]) ----------------------- */
+
+int lsk_getnameinfo(lua_State *L) {
+    const char *addr = luaL_checkstring(L, 1);
+    int port = lua_isnoneornil(L, 2) ? 0 : lsk_check_port(L, 2);
+    int flags = 0, err;
+    lsk_addr a;
+    char host[NI_MAXHOST], serv[NI_MAXSERV];
+
+    if (!lua_isnoneornil(L, 3)) {
+        luaL_checktype(L, 3, LUA_TTABLE);
+        if (opt_bool(L, 3, "numerichost")) flags |= NI_NUMERICHOST;
+        if (opt_bool(L, 3, "numericserv")) flags |= NI_NUMERICSERV;
+        if (opt_bool(L, 3, "namereqd")) flags |= NI_NAMEREQD;
+        if (opt_bool(L, 3, "nofqdn")) flags |= NI_NOFQDN;
+        if (opt_bool(L, 3, "dgram")) flags |= NI_DGRAM;
+    }
+    if (!numeric_addr(AF_INET, addr, port, &a) &&
+        !numeric_addr(AF_INET6, addr, port, &a))
+        luaL_argerror(L, 1, "numeric address expected");
+    err = getnameinfo((struct sockaddr *)&a.ss, a.len, host, sizeof host, serv,
+                      sizeof serv, flags);
+    if (err != 0) {
+        lua_pushnil(L);
+        lua_pushfstring(L, "getnameinfo %s: %s", addr, gai_strerror(err));
+        return 2;
+    }
+    lua_pushstring(L, host);
+    lua_pushstring(L, serv);
+    return 2;
+}

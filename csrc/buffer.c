@@ -1,0 +1,54 @@
+/*
+ * buffer.c: storage for bytes received and not yet returned to Lua. The
+ * block exists only while it holds data: it is allocated when a read
+ * needs room and freed as soon as it is drained, so thousands of idle
+ * connections cost no buffer memory.
+ */
+#include <stdlib.h>
+#include <string.h>
+
+#include "net.h"
+
+/* The first allocation: large enough that line-by-line reading makes few
+ * system calls, small enough to be cheap to allocate and free. */
+#define LSK_BUFFER_FIRST (64 * 1024)
+
+void lsk_buffer_free(lsk_buffer *b) {
+    free(b->data);
+    b->data = NULL;
+    b->start = b->end = b->cap = 0;
+}
+
+void lsk_buffer_consume(lsk_buffer *b, size_t n) {
+    b->start += n;
+    if (b->start >= b->end) lsk_buffer_free(b);
+}
+
+size_t lsk_buffer_prepare(lsk_buffer *b, size_t room) {
+    size_t len = b->end - b->start, want;
+    char *p;
+    if (b->cap - b->end >= room) return b->cap - b->end;
+    if (b->cap - len >= room) {
+        /* Enough space once the unread bytes move to the front. */
+        memmove(b->data, b->data + b->start, len);
+        b->start = 0;
+        b->end = len;
+        return b->cap - b->end;
+    }
+    if (room > (size_t)-1 - len) return 0;
+    /* Double when growing step by step (long lines, read-until-close);
+     * take exactly what is asked when one request needs more. */
+    want = b->cap ? (b->cap > (size_t)-1 / 2 ? (size_t)-1 : b->cap * 2)
+                  : LSK_BUFFER_FIRST;
+    if (want < len + room) want = len + room;
+    if (b->start > 0) {
+        memmove(b->data, b->data + b->start, len);
+        b->start = 0;
+        b->end = len;
+    }
+    p = realloc(b->data, want);
+    if (p == NULL) return 0;
+    b->data = p;
+    b->cap = want;
+    return b->cap - b->end;
+}

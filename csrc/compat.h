@@ -1,0 +1,74 @@
+/*
+ * compat.h: the one place that knows how Lua 5.1, 5.2, 5.3, 5.4 and
+ * LuaJIT 2.1 differ. Everything else in csrc/ is written against the 5.4
+ * API names and includes this header instead of the Lua headers.
+ */
+#ifndef LSOCK_COMPAT_H
+#define LSOCK_COMPAT_H
+
+#include <lua.h>
+#include <lauxlib.h>
+
+#if LUA_VERSION_NUM < 502
+/* Lua 5.1 and LuaJIT */
+#ifndef luaL_newlibtable
+#define luaL_newlibtable(L, l) lua_createtable(L, 0, sizeof(l) / sizeof((l)[0]) - 1)
+#endif
+#ifndef luaL_newlib
+#define luaL_newlib(L, l) (luaL_newlibtable(L, l), luaL_setfuncs(L, l, 0))
+#endif
+#define lua_rawlen(L, i) lua_objlen(L, i)
+
+/* LuaJIT 2.1 already provides luaL_setfuncs, luaL_testudata and
+ * luaL_setmetatable; PUC 5.1 does not. */
+#if !defined(LUAJIT_VERSION_NUM) || LUAJIT_VERSION_NUM < 20100
+static inline void luaL_setfuncs(lua_State *L, const luaL_Reg *l, int nup) {
+    luaL_checkstack(L, nup + 1, "too many upvalues");
+    for (; l->name != NULL; l++) {
+        int i;
+        for (i = 0; i < nup; i++) lua_pushvalue(L, -nup);
+        lua_pushcclosure(L, l->func, nup);
+        lua_setfield(L, -(nup + 2), l->name);
+    }
+    lua_pop(L, nup);
+}
+#endif
+#endif /* LUA_VERSION_NUM < 502 */
+
+/* Is the value at idx an integer-valued number? On 5.3+ floats with an
+ * integral value count too (lua_tointegerx accepts them). */
+static inline int lsock_tointeger(lua_State *L, int idx, lua_Integer *out) {
+#if LUA_VERSION_NUM >= 503
+    int ok = 0;
+    *out = 0;
+    lua_Integer v = lua_tointegerx(L, idx, &ok);
+    if (!ok) return 0;
+    *out = v;
+    return 1;
+#else
+    lua_Number n;
+    *out = 0;
+    if (lua_type(L, idx) != LUA_TNUMBER) return 0;
+    n = lua_tonumber(L, idx);
+    if (n != n || n < -9007199254740992.0 || n > 9007199254740992.0) return 0;
+    if ((lua_Number)(lua_Integer)n != n) return 0;
+    *out = (lua_Integer)n;
+    return 1;
+#endif
+}
+
+/* A full collection from C, used when the process runs out of
+ * descriptors so that sockets dropped without close() give theirs back. */
+static inline void lsock_fullgc(lua_State *L) {
+    lua_gc(L, LUA_GCCOLLECT, 0);
+}
+
+/* __close exists from 5.4 on; registering it earlier is harmless but
+ * pointless, so the method table only carries it there. */
+#if LUA_VERSION_NUM >= 504
+#define LSOCK_HAVE_CLOSE 1
+#else
+#define LSOCK_HAVE_CLOSE 0
+#endif
+
+#endif

@@ -1,0 +1,47 @@
+/*
+ * core.c: luaopen_lsock_core, the module table and the small module
+ * functions that belong to no object (clocks, sleep).
+ */
+#include "internal.h"
+#include "lsock.h"
+
+#define LSOCK_VERSION "lsock 0.1.0"
+
+static int l_gettime(lua_State *L) {
+    lua_pushnumber(L, lsk_walltime());
+    return 1;
+}
+
+static int l_monotime(lua_State *L) {
+    lua_pushnumber(L, lsk_monotime());
+    return 1;
+}
+
+static int l_sleep(lua_State *L) {
+    lua_Number s = luaL_checknumber(L, 1);
+    if (s != s) luaL_argerror(L, 1, "seconds is not a number");
+    lsk_sleep((double)s);
+    return 0;
+}
+
+static const luaL_Reg functions[] = {
+    {"socket", lsk_socket_new},
+    {"tcp", lsk_socket_tcp},
+    {"fromfd", lsk_socket_fromfd},
+    {"getaddrinfo", lsk_getaddrinfo},
+    {"getnameinfo", lsk_getnameinfo},
+    {"gettime", l_gettime},
+    {"monotime", l_monotime},
+    {"sleep", l_sleep},
+    {NULL, NULL},
+};
+
+int luaopen_lsock_core(lua_State *L) {
+    lsk_socket_open(L);
+    luaL_newlib(L, functions);
+    lsk_push_errno_table(L);
+    lua_setfield(L, -2, "errno");
+    lua_pushliteral(L, LSOCK_VERSION);
+    lua_setfield(L, -2, "_VERSION");
+    return 1;
+}

@@ -1,0 +1,95 @@
+/*
+ * errors.c: how failures reach Lua. One helper builds the canonical
+ * `nil, message, errno` triple; the errno table maps names to numbers.
+ */
+#define _POSIX_C_SOURCE 200809L /* the XSI strerror_r */
+
+#include <ctype.h>
+#include <errno.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "internal.h"
+
+void lsk_strerror(int err, char *buf, size_t len) {
+    if (len == 0) return;
+    if (strerror_r(err, buf, len) != 0) snprintf(buf, len, "error %d", err);
+    /* "Connection refused" reads better inside a sentence. Keep the case
+     * of words like "I/O" that are all capitals. */
+    if (isupper((unsigned char)buf[0]) && !isupper((unsigned char)buf[1]))
+        buf[0] = (char)tolower((unsigned char)buf[0]);
+}
+
+int lsk_fail(lua_State *L, int err, const char *what) {
+    char msg[256];
+    lsk_strerror(err, msg, sizeof msg);
+    lua_pushnil(L);
+    lua_pushfstring(L, "%s: %s", what, msg);
+    lua_pushinteger(L, err);
+    return 3;
+}
+
+int lsk_timeout_result(lua_State *L) {
+    lua_pushnil(L);
+    lua_pushliteral(L, "timeout");
+    return 2;
+}
+
+int lsk_closed_result(lua_State *L) {
+    lua_pushnil(L);
+    lua_pushliteral(L, "closed");
+    return 2;
+}
+
+static const struct {
+    const char *name;
+    int value;
+} errnames[] = {
+#define E(n) {#n, n},
+    E(EPERM) E(ENOENT) E(ESRCH) E(EINTR) E(EIO) E(ENXIO) E(E2BIG)
+    E(ENOEXEC) E(EBADF) E(ECHILD) E(EAGAIN) E(ENOMEM) E(EACCES) E(EFAULT)
+    E(EBUSY) E(EEXIST) E(EXDEV) E(ENODEV) E(ENOTDIR) E(EISDIR) E(EINVAL)
+    E(ENFILE) E(EMFILE) E(ENOTTY) E(EFBIG) E(ENOSPC) E(ESPIPE) E(EROFS)
+    E(EMLINK) E(EPIPE) E(EDOM) E(ERANGE) E(EDEADLK) E(ENAMETOOLONG)
+    E(ENOLCK) E(ENOSYS) E(ENOTEMPTY) E(ELOOP) E(EWOULDBLOCK) E(ENOMSG)
+    E(EIDRM) E(ENOSTR) E(ENODATA) E(ETIME) E(ENOSR) E(ENOLINK) E(EPROTO)
+    E(EMULTIHOP) E(EBADMSG) E(EOVERFLOW) E(EILSEQ) E(ENOTSOCK)
+    E(EDESTADDRREQ) E(EMSGSIZE) E(EPROTOTYPE) E(ENOPROTOOPT)
+    E(EPROTONOSUPPORT) E(EOPNOTSUPP) E(ENOTSUP) E(EAFNOSUPPORT)
+    E(EADDRINUSE) E(EADDRNOTAVAIL) E(ENETDOWN) E(ENETUNREACH) E(ENETRESET)
+    E(ECONNABORTED) E(ECONNRESET) E(ENOBUFS) E(EISCONN) E(ENOTCONN)
+    E(ETIMEDOUT) E(ECONNREFUSED) E(EHOSTUNREACH) E(EALREADY)
+    E(EINPROGRESS) E(ESTALE) E(EDQUOT) E(ECANCELED) E(EOWNERDEAD)
+    E(ENOTRECOVERABLE) E(ETXTBSY)
+#ifdef ESOCKTNOSUPPORT
+    E(ESOCKTNOSUPPORT)
+#endif
+#ifdef EPFNOSUPPORT
+    E(EPFNOSUPPORT)
+#endif
+#ifdef ESHUTDOWN
+    E(ESHUTDOWN)
+#endif
+#ifdef ETOOMANYREFS
+    E(ETOOMANYREFS)
+#endif
+#ifdef EHOSTDOWN
+    E(EHOSTDOWN)
+#endif
+#ifdef ENONET
+    E(ENONET)
+#endif
+#ifdef ENOKEY
+    E(ENOKEY)
+#endif
+#undef E
+};
+
+void lsk_push_errno_table(lua_State *L) {
+    size_t i, n = sizeof errnames / sizeof errnames[0];
+    lua_createtable(L, 0, (int)n);
+    for (i = 0; i < n; i++) {
+        lua_pushinteger(L, errnames[i].value);
+        lua_setfield(L, -2, errnames[i].name);
+    }
+}

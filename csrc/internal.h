@@ -1,0 +1,94 @@
+/*
+ * internal.h: what the Lua binding files of lsock.core share with each
+ * other: the socket object, result helpers and argument checkers.
+ */
+#ifndef LSOCK_INTERNAL_H
+#define LSOCK_INTERNAL_H
+
+#include <sys/socket.h>
+
+#include "compat.h"
+#include "net.h"
+
+#define LSOCK_SOCKET "lsock.socket"
+
+/* The part of an object that the buffered reader and the writer work on:
+ * a socket has one, a TLS stream will have one too. */
+typedef struct lsk_stream {
+    int fd;              /* -1 once closed */
+    int pending;         /* LSK_WANT_* of the operation that timed out */
+    lsk_buffer in;       /* received, not yet returned */
+    lsk_timeout tm;
+    double created;      /* monotonic seconds */
+    unsigned long long received, sent;
+    const lsk_io *io;
+} lsk_stream;
+
+typedef struct lsk_socket {
+    lsk_stream st;
+    int family, type, protocol;
+    int connecting; /* a non-blocking connect is in progress */
+} lsk_socket;
+
+/* ---- results (errors.c) --------------------------------------------- */
+
+/* Push nil, "<what>: <os text>", errno and return 3. */
+int lsk_fail(lua_State *L, int err, const char *what);
+/* Push nil, "timeout" / nil, "closed" and return 2. */
+int lsk_timeout_result(lua_State *L);
+int lsk_closed_result(lua_State *L);
+/* Push the errno table. */
+void lsk_push_errno_table(lua_State *L);
+
+/* ---- names and addresses (addr.c) ----------------------------------- */
+
+int lsk_check_family(lua_State *L, int idx, int def);
+int lsk_check_type(lua_State *L, int idx, int def);
+const char *lsk_family_name(int family);
+const char *lsk_type_name(int type);
+int lsk_check_port(lua_State *L, int idx);
+
+typedef struct lsk_addr {
+    struct sockaddr_storage ss;
+    socklen_t len;
+} lsk_addr;
+
+/* Read an address for a socket of `family` from the arguments at idx
+ * (host and port for inet/inet6). On success returns 0 and fills out; on
+ * a resolution failure pushes nil, message and returns the number of
+ * results pushed. `what` names the operation for messages. */
+int lsk_get_addr(lua_State *L, int idx, int family, int passive,
+                 const char *what, lsk_addr *out);
+/* Write "127.0.0.1:80", "[::1]:80" into buf. */
+void lsk_format_addr(const struct sockaddr *sa, socklen_t salen, char *buf,
+                     size_t len);
+/* Push addr, port, family (3 values) for sa; returns the count. */
+int lsk_push_addr(lua_State *L, const struct sockaddr *sa, socklen_t len);
+/* Module functions */
+int lsk_getaddrinfo(lua_State *L);
+int lsk_getnameinfo(lua_State *L);
+
+/* ---- the stream engine (stream.c) ----------------------------------- */
+
+void lsk_stream_init(lsk_stream *st, int fd, const lsk_io *io);
+/* Lua-facing operations on the stream of the object at index 1; the
+ * arguments start at index 2. Each returns the number of results. */
+int lsk_stream_receive(lua_State *L, lsk_stream *st, void *obj);
+int lsk_stream_recv(lua_State *L, lsk_stream *st, void *obj);
+int lsk_stream_send(lua_State *L, lsk_stream *st, void *obj);
+int lsk_stream_settimeout(lua_State *L, lsk_stream *st);
+void lsk_push_events(lua_State *L, int want);
+
+/* ---- sockets (socket.c, options.c) ---------------------------------- */
+
+void lsk_socket_open(lua_State *L);   /* creates the metatable */
+int lsk_socket_new(lua_State *L);     /* lsock.socket(...) */
+int lsk_socket_tcp(lua_State *L);     /* lsock.tcp([family]) */
+int lsk_socket_fromfd(lua_State *L);  /* lsock.fromfd(fd, ...) */
+/* Push a socket object owning fd; raises only on memory exhaustion. */
+lsk_socket *lsk_socket_push(lua_State *L, int fd, int family, int type,
+                            int protocol);
+int lsk_setoption(lua_State *L, lsk_socket *s);
+int lsk_getoption(lua_State *L, lsk_socket *s);
+
+#endif

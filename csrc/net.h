@@ -1,0 +1,91 @@
+/*
+ * net.h: the plain C layer under the Lua binding. Nothing declared here
+ * knows about Lua: descriptors, waiting, deadlines, the read buffer and
+ * addresses. Functions return 0 or a positive errno value; they never
+ * block longer than the deadline they are given and retry EINTR.
+ */
+#ifndef LSOCK_NET_H
+#define LSOCK_NET_H
+
+#include <stddef.h>
+#include <sys/types.h>
+#include <sys/socket.h>
+
+/* ---- clocks and deadlines (timeout.c) ------------------------------- */
+
+double lsk_monotime(void);
+double lsk_walltime(void);
+void lsk_sleep(double seconds);
+
+/* A socket's configured limits; a negative value means "no limit". */
+typedef struct lsk_timeout {
+    double block; /* longest single wait for readiness */
+    double total; /* longest whole call */
+} lsk_timeout;
+
+/* The clock of one call: start is taken lazily at the first wait, so a
+ * call that never has to wait never reads the clock. */
+typedef struct lsk_deadline {
+    const lsk_timeout *tm;
+    double start; /* < 0: not started */
+} lsk_deadline;
+
+void lsk_deadline_init(lsk_deadline *d, const lsk_timeout *tm);
+/* Milliseconds the next wait may last: -1 forever, 0 do not wait. */
+int lsk_deadline_ms(lsk_deadline *d);
+
+/* ---- descriptors (sys.c) -------------------------------------------- */
+
+#define LSK_WANT_READ 1
+#define LSK_WANT_WRITE 2
+
+/* Wait until fd is ready for `want`; 0 when ready, ETIMEDOUT when the
+ * deadline passed, another errno on failure. */
+int lsk_wait(int fd, int want, lsk_deadline *d);
+
+/* socket(2)/accept(2) with close-on-exec and non-blocking set atomically
+ * where the system allows it. Return the descriptor or -errno. */
+int lsk_sys_socket(int family, int type, int protocol);
+int lsk_sys_accept(int fd, struct sockaddr *sa, socklen_t *len);
+int lsk_setup_fd(int fd); /* non-blocking + close-on-exec + no SIGPIPE */
+int lsk_close(int fd);
+
+/* send/recv that never raise SIGPIPE; >= 0 bytes or -errno. */
+long lsk_send(int fd, const char *p, size_t n);
+long lsk_recv(int fd, char *p, size_t n);
+
+/* ---- the read buffer (buffer.c) -------------------------------------
+ * Bytes received and not yet handed to Lua live in data[start, end).
+ * The block is allocated when a read needs it and released as soon as it
+ * is drained, so an idle connection holds no buffer at all. */
+typedef struct lsk_buffer {
+    char *data;
+    size_t start, end, cap;
+} lsk_buffer;
+
+#define lsk_buffer_len(b) ((b)->end - (b)->start)
+#define lsk_buffer_head(b) ((b)->data + (b)->start)
+
+void lsk_buffer_consume(lsk_buffer *b, size_t n);
+void lsk_buffer_free(lsk_buffer *b);
+/* Make room for at least `room` more bytes after end; returns the free
+ * space at end (>= room) or 0 when memory is exhausted. */
+size_t lsk_buffer_prepare(lsk_buffer *b, size_t room);
+
+/* ---- transports ------------------------------------------------------
+ * The reader and the writer in stream.c work over this interface, so a
+ * TLS stream reuses them with its own read/write. Each returns bytes
+ * moved (> 0), 0 at end of stream (read only), or -errno; on -EAGAIN it
+ * stores in *want which readiness to wait for. */
+typedef struct lsk_io {
+    long (*read)(void *obj, char *dst, size_t n, int *want);
+    long (*write)(void *obj, const char *src, size_t n, int *want);
+    int (*pollfd)(void *obj);
+} lsk_io;
+
+/* ---- errors (errors.c) ---------------------------------------------- */
+
+/* The operating system's text for err, with a lower-case first letter. */
+void lsk_strerror(int err, char *buf, size_t len);
+
+#endif

@@ -1,0 +1,543 @@
+/*
+ * socket.c: the lsock.socket object. Creation (socket, tcp, fromfd),
+ * the connection life cycle (bind, listen, accept, connect, shutdown,
+ * close), descriptions (__tostring, getsockname, ...) and the glue that
+ * hands stream I/O to stream.c and options to options.c.
+ */
+#define _GNU_SOURCE /* SO_DOMAIN */
+
+#include <errno.h>
+#include <netinet/in.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/un.h>
+
+#include "internal.h"
+#include "lsock.h"
+
+/* ---- transport for the stream engine ------------------------------- */
+
+static long sock_read(void *obj, char *dst, size_t n, int *want) {
+    *want = LSK_WANT_READ;
+    return lsk_recv(((lsk_socket *)obj)->st.fd, dst, n);
+}
+
+static long sock_write(void *obj, const char *src, size_t n, int *want) {
+    *want = LSK_WANT_WRITE;
+    return lsk_send(((lsk_socket *)obj)->st.fd, src, n);
+}
+
+static int sock_pollfd(void *obj) { return ((lsk_socket *)obj)->st.fd; }
+
+static const lsk_io sock_io = {sock_read, sock_write, sock_pollfd};
+
+/* ---- the object ------------------------------------------------------ */
+
+/* Every method is a closure over the metatable, so checking `self` is a
+ * pointer comparison rather than a registry lookup by name. */
+static lsk_socket *check_socket(lua_State *L) {
+    lsk_socket *s = (lsk_socket *)lua_touserdata(L, 1);
+    if (s != NULL && lua_getmetatable(L, 1)) {
+        int ok = lua_rawequal(L, -1, lua_upvalueindex(1));
+        lua_pop(L, 1);
+        if (ok) return s;
+    }
+    return (lsk_socket *)luaL_checkudata(L, 1, LSOCK_SOCKET);
+}
+
+/* A method for one kind of socket called on another is a programmer
+ * error, reported like a bad argument. */
+static void require_stream(lua_State *L, lsk_socket *s, const char *method) {
+    if (s->type != SOCK_STREAM && s->type != SOCK_SEQPACKET)
+        luaL_error(L, "bad argument #1 to '%s' (stream socket expected, got %s socket)",
+                   method, lsk_type_name(s->type));
+}
+
+lsk_socket *lsk_socket_push(lua_State *L, int fd, int family, int type,
+                            int protocol) {
+    lsk_socket *s = (lsk_socket *)lua_newuserdata(L, sizeof *s);
+    lsk_stream_init(&s->st, fd, &sock_io);
+    s->family = family;
+    s->type = type;
+    s->protocol = protocol;
+    s->connecting = 0;
+    luaL_getmetatable(L, LSOCK_SOCKET);
+    lua_setmetatable(L, -2);
+    return s;
+}
+
+static int is_fd_exhaustion(int err) { return err == EMFILE || err == ENFILE; }
+
+static const char *const protocol_names[] = {"tcp", "udp", "icmp", "icmpv6", NULL};
+static const int protocol_values[] = {IPPROTO_TCP, IPPROTO_UDP, IPPROTO_ICMP,
+                                      IPPROTO_ICMPV6};
+
+static int check_protocol(lua_State *L, int idx) {
+    lua_Integer p;
+    if (lua_isnoneornil(L, idx)) return 0;
+    if (lua_type(L, idx) == LUA_TNUMBER) {
+        if (!lsock_tointeger(L, idx, &p) || p < 0 || p > 255)
+            luaL_argerror(L, idx, "protocol number out of range");
+        return (int)p;
+    }
+    return protocol_values[luaL_checkoption(L, idx, NULL, protocol_names)];
+}
+
+/* Families and types this version implements; the others are named in
+ * the design and arrive in later releases. */
+static void check_supported(lua_State *L, int family, int type) {
+    if (family != AF_INET && family != AF_INET6 && family != AF_UNIX)
+        luaL_argerror(L, 1, lua_pushfstring(L, "family '%s' is not supported yet",
+                                            lsk_family_name(family)));
+    if (type != SOCK_STREAM)
+        luaL_argerror(L, 2, lua_pushfstring(L, "type '%s' is not supported yet",
+                                            lsk_type_name(type)));
+}
+
+static int open_socket(lua_State *L, int family, int type, int protocol) {
+    lsk_socket *s = lsk_socket_push(L, -1, family, type, protocol);
+    int fd = lsk_sys_socket(family, type, protocol);
+    if (fd == -EMFILE || fd == -ENFILE) {
+        /* Sockets dropped without close() may hold the descriptors we
+         * need: collect them and try once more. */
+        lsock_fullgc(L);
+        fd = lsk_sys_socket(family, type, protocol);
+    }
+    if (fd < 0) return lsk_fail(L, -fd, "socket");
+    s->st.fd = fd;
+    return 1;
+}
+
+int lsk_socket_new(lua_State *L) {
+    int family, type, protocol;
+    luaL_checkstring(L, 1);
+    luaL_checkstring(L, 2);
+    family = lsk_check_family(L, 1, AF_INET);
+    type = lsk_check_type(L, 2, SOCK_STREAM);
+    protocol = check_protocol(L, 3);
+    check_supported(L, family, type);
+    return open_socket(L, family, type, protocol);
+}
+
+int lsk_socket_tcp(lua_State *L) {
+    int family = lsk_check_family(L, 1, AF_INET);
+    if (family != AF_INET && family != AF_INET6)
+        luaL_argerror(L, 1, "family must be inet or inet6");
+    return open_socket(L, family, SOCK_STREAM, IPPROTO_TCP);
+}
+
+int lsk_socket_fromfd(lua_State *L) {
+    lua_Integer fd;
+    int family, type, err, protocol = 0;
+    socklen_t len;
+    char what[48];
+    lsk_socket *s;
+
+    if (!lsock_tointeger(L, 1, &fd) || fd < 0 || fd > 0x7fffffff)
+        luaL_argerror(L, 1, "descriptor (non-negative integer) expected");
+    snprintf(what, sizeof what, "fromfd %d", (int)fd);
+    family = lsk_check_family(L, 2, -1);
+    type = lsk_check_type(L, 3, -1);
+    if (type == -1) {
+        len = sizeof type;
+        if (getsockopt((int)fd, SOL_SOCKET, SO_TYPE, &type, &len) < 0)
+            return lsk_fail(L, errno, what);
+    }
+    if (family == -1) {
+#ifdef SO_DOMAIN
+        len = sizeof family;
+        if (getsockopt((int)fd, SOL_SOCKET, SO_DOMAIN, &family, &len) < 0)
+            return lsk_fail(L, errno, what);
+#else
+        struct sockaddr_storage ss;
+        len = sizeof ss;
+        if (getsockname((int)fd, (struct sockaddr *)&ss, &len) < 0)
+            return lsk_fail(L, errno, what);
+        family = ss.ss_family;
+#endif
+    }
+#ifdef SO_PROTOCOL
+    len = sizeof protocol;
+    if (getsockopt((int)fd, SOL_SOCKET, SO_PROTOCOL, &protocol, &len) < 0) protocol = 0;
+#endif
+    if (strcmp(lsk_family_name(family), "unknown") == 0 ||
+        strcmp(lsk_type_name(type), "unknown") == 0) {
+        lua_pushnil(L);
+        lua_pushfstring(L, "%s: unsupported socket family or type", what);
+        return 2;
+    }
+    check_supported(L, family, type);
+    s = lsk_socket_push(L, -1, family, type, protocol);
+    if ((err = lsk_setup_fd((int)fd)) != 0) return lsk_fail(L, err, what);
+    s->st.fd = (int)fd;
+    return 1;
+}
+
+/* ---- life cycle ------------------------------------------------------ */
+
+static void close_socket(lsk_socket *s) {
+    if (s->st.fd >= 0) {
+        lsk_close(s->st.fd);
+        s->st.fd = -1;
+    }
+    s->connecting = 0;
+    s->st.pending = 0;
+    lsk_buffer_free(&s->st.in);
+}
+
+static int sock_gc(lua_State *L) {
+    close_socket(check_socket(L));
+    return 0;
+}
+
+static int sock_close(lua_State *L) {
+    close_socket(check_socket(L));
+    lua_pushboolean(L, 1);
+    return 1;
+}
+
+static int sock_bind(lua_State *L) {
+    lsk_socket *s = check_socket(L);
+    lsk_addr a;
+    int n = lsk_get_addr(L, 2, s->family, 1, "bind", &a);
+    char what[160] = "bind ";
+    if (n) return n;
+    if (s->st.fd < 0) return lsk_closed_result(L);
+    if (bind(s->st.fd, (struct sockaddr *)&a.ss, a.len) < 0) {
+        int err = errno;
+        lsk_format_addr((struct sockaddr *)&a.ss, a.len, what + 5, sizeof what - 5);
+        return lsk_fail(L, err, what);
+    }
+    lua_pushboolean(L, 1);
+    return 1;
+}
+
+static int sock_listen(lua_State *L) {
+    lsk_socket *s = check_socket(L);
+    lua_Integer backlog = SOMAXCONN;
+    require_stream(L, s, "listen");
+    if (!lua_isnoneornil(L, 2) && !lsock_tointeger(L, 2, &backlog))
+        luaL_argerror(L, 2, "backlog must be an integer");
+    if (backlog < 0) backlog = 0;
+    if (backlog > 0x7fffffff) backlog = 0x7fffffff;
+    if (s->st.fd < 0) return lsk_closed_result(L);
+    if (listen(s->st.fd, (int)backlog) < 0) return lsk_fail(L, errno, "listen");
+    lua_pushboolean(L, 1);
+    return 1;
+}
+
+static int sock_accept(lua_State *L) {
+    lsk_socket *s = check_socket(L), *c;
+    struct sockaddr_storage ss;
+    socklen_t len;
+    lsk_deadline d;
+    int fd, retried = 0;
+
+    require_stream(L, s, "accept");
+    if (s->st.fd < 0) return lsk_closed_result(L);
+    s->st.pending = 0;
+    lsk_deadline_init(&d, &s->st.tm);
+    /* The object exists before the descriptor, so that running out of
+     * memory for it can never leak an accepted connection. */
+    c = lsk_socket_push(L, -1, s->family, s->type, s->protocol);
+    for (;;) {
+        len = sizeof ss;
+        fd = lsk_sys_accept(s->st.fd, (struct sockaddr *)&ss, &len);
+        if (fd >= 0) break;
+        if (is_fd_exhaustion(-fd) && !retried) {
+            retried = 1;
+            lsock_fullgc(L);
+            continue;
+        }
+        if (fd == -EAGAIN || fd == -EWOULDBLOCK) {
+            int w = lsk_wait(s->st.fd, LSK_WANT_READ, &d);
+            if (w == 0) continue;
+            if (w == ETIMEDOUT) {
+                s->st.pending = LSK_WANT_READ;
+                return lsk_timeout_result(L);
+            }
+            fd = -w;
+        }
+        return lsk_fail(L, -fd, "accept");
+    }
+    c->st.fd = fd;
+    if (lsk_push_addr(L, (struct sockaddr *)&ss, len) == 3) {
+        lua_pop(L, 1); /* client, addr, port: the family is the listener's */
+        return 3;
+    }
+    return 2; /* client, path */
+}
+
+/* Wait for a connect in progress and collect its outcome. */
+static int finish_connect(lua_State *L, lsk_socket *s, const lsk_addr *a) {
+    lsk_deadline d;
+    int w, err = 0;
+    socklen_t len = sizeof err;
+    char what[160] = "connect ";
+
+    lsk_deadline_init(&d, &s->st.tm);
+    w = lsk_wait(s->st.fd, LSK_WANT_WRITE, &d);
+    if (w == ETIMEDOUT) {
+        s->st.pending = LSK_WANT_WRITE;
+        return lsk_timeout_result(L);
+    }
+    s->connecting = 0;
+    if (w != 0) err = w;
+    else if (getsockopt(s->st.fd, SOL_SOCKET, SO_ERROR, &err, &len) < 0) err = errno;
+    if (err != 0) {
+        lsk_format_addr((const struct sockaddr *)&a->ss, a->len, what + 8, sizeof what - 8);
+        return lsk_fail(L, err, what);
+    }
+    lua_pushboolean(L, 1);
+    return 1;
+}
+
+static int sock_connect(lua_State *L) {
+    lsk_socket *s = check_socket(L);
+    lsk_addr a;
+    int n = lsk_get_addr(L, 2, s->family, 0, "connect", &a);
+    char what[160] = "connect ";
+    if (n) return n;
+    if (s->st.fd < 0) return lsk_closed_result(L);
+    s->st.pending = 0;
+    if (!s->connecting) {
+        if (connect(s->st.fd, (struct sockaddr *)&a.ss, a.len) == 0) {
+            lua_pushboolean(L, 1);
+            return 1;
+        }
+        /* After EINTR the connection goes on asynchronously, exactly as
+         * after EINPROGRESS. */
+        if (errno != EINPROGRESS && errno != EINTR && errno != EAGAIN) {
+            int err = errno;
+            lsk_format_addr((struct sockaddr *)&a.ss, a.len, what + 8, sizeof what - 8);
+            return lsk_fail(L, err, what);
+        }
+        s->connecting = 1;
+    }
+    return finish_connect(L, s, &a);
+}
+
+static int sock_shutdown(lua_State *L) {
+    static const char *const names[] = {"receive", "send", "both", NULL};
+    static const int values[] = {SHUT_RD, SHUT_WR, SHUT_RDWR};
+    lsk_socket *s = check_socket(L);
+    int how = values[luaL_checkoption(L, 2, "both", names)];
+    if (s->st.fd < 0) return lsk_closed_result(L);
+    if (shutdown(s->st.fd, how) < 0) return lsk_fail(L, errno, "shutdown");
+    lua_pushboolean(L, 1);
+    return 1;
+}
+
+/* ---- stream I/O -------------------------------------------------------- */
+
+static int sock_send(lua_State *L) {
+    lsk_socket *s = check_socket(L);
+    return lsk_stream_send(L, &s->st, s);
+}
+
+static int sock_receive(lua_State *L) {
+    lsk_socket *s = check_socket(L);
+    require_stream(L, s, "receive");
+    return lsk_stream_receive(L, &s->st, s);
+}
+
+static int sock_recv(lua_State *L) {
+    lsk_socket *s = check_socket(L);
+    return lsk_stream_recv(L, &s->st, s);
+}
+
+static int sock_settimeout(lua_State *L) {
+    return lsk_stream_settimeout(L, &check_socket(L)->st);
+}
+
+/* ---- descriptions ---------------------------------------------------- */
+
+static int sock_name(lua_State *L, int peer) {
+    lsk_socket *s = check_socket(L);
+    struct sockaddr_storage ss;
+    socklen_t len = sizeof ss;
+    int r;
+    if (s->st.fd < 0) return lsk_closed_result(L);
+    memset(&ss, 0, sizeof ss);
+    r = peer ? getpeername(s->st.fd, (struct sockaddr *)&ss, &len)
+             : getsockname(s->st.fd, (struct sockaddr *)&ss, &len);
+    if (r < 0) return lsk_fail(L, errno, peer ? "getpeername" : "getsockname");
+    return lsk_push_addr(L, (struct sockaddr *)&ss, len);
+}
+
+static int sock_getsockname(lua_State *L) { return sock_name(L, 0); }
+static int sock_getpeername(lua_State *L) { return sock_name(L, 1); }
+
+static int sock_getfd(lua_State *L) {
+    lsk_socket *s = check_socket(L);
+    if (s->st.fd < 0) return lsk_closed_result(L);
+    lua_pushinteger(L, s->st.fd);
+    return 1;
+}
+
+static int sock_family(lua_State *L) {
+    lua_pushstring(L, lsk_family_name(check_socket(L)->family));
+    return 1;
+}
+
+static int sock_type(lua_State *L) {
+    lua_pushstring(L, lsk_type_name(check_socket(L)->type));
+    return 1;
+}
+
+static int sock_dirty(lua_State *L) {
+    lua_pushboolean(L, lsk_buffer_len(&check_socket(L)->st.in) > 0);
+    return 1;
+}
+
+static int sock_getstats(lua_State *L) {
+    lsk_socket *s = check_socket(L);
+    lua_pushinteger(L, (lua_Integer)s->st.received);
+    lua_pushinteger(L, (lua_Integer)s->st.sent);
+    lua_pushnumber(L, lsk_monotime() - s->st.created);
+    return 3;
+}
+
+static int sock_events(lua_State *L) {
+    lsk_socket *s = check_socket(L);
+    if (s->st.fd < 0) return lsk_closed_result(L);
+    lsk_push_events(L, s->st.pending);
+    return 1;
+}
+
+static int sock_timeout(lua_State *L) {
+    lsk_socket *s = check_socket(L);
+    double b = s->st.tm.block, t = s->st.tm.total;
+    if (s->st.fd < 0) return lsk_closed_result(L);
+    if (b < 0 && t < 0) lua_pushnil(L);
+    else lua_pushnumber(L, (b < 0 || (t >= 0 && t < b)) ? t : b);
+    return 1;
+}
+
+static int sock_setoption(lua_State *L) { return lsk_setoption(L, check_socket(L)); }
+static int sock_getoption(lua_State *L) { return lsk_getoption(L, check_socket(L)); }
+
+/* "tcp 127.0.0.1:5000 -> 127.0.0.1:41234 (fd 7)" */
+static int sock_tostring(lua_State *L) {
+    lsk_socket *s = check_socket(L);
+    struct sockaddr_storage ss;
+    socklen_t len;
+    char local[160], peer[160];
+    const char *kind;
+    int n;
+
+    if (s->st.fd < 0) {
+        lua_pushliteral(L, "lsock.socket: closed");
+        return 1;
+    }
+    if ((s->family == AF_INET || s->family == AF_INET6) && s->type == SOCK_STREAM)
+        kind = "tcp";
+    else if ((s->family == AF_INET || s->family == AF_INET6) && s->type == SOCK_DGRAM)
+        kind = "udp";
+    else
+        kind = lua_pushfstring(L, "%s %s", lsk_family_name(s->family),
+                               lsk_type_name(s->type));
+    local[0] = peer[0] = '\0';
+    len = sizeof ss;
+    memset(&ss, 0, sizeof ss);
+    if (getsockname(s->st.fd, (struct sockaddr *)&ss, &len) == 0 && len > 0)
+        lsk_format_addr((struct sockaddr *)&ss, len, local, sizeof local);
+    len = sizeof ss;
+    memset(&ss, 0, sizeof ss);
+    if (getpeername(s->st.fd, (struct sockaddr *)&ss, &len) == 0 && len > 0)
+        lsk_format_addr((struct sockaddr *)&ss, len, peer, sizeof peer);
+    /* An unbound inet socket reports port 0: say nothing rather than
+     * print a misleading address. */
+    if (strcmp(local, "0.0.0.0:0") == 0 || strcmp(local, "[::]:0") == 0) local[0] = '\0';
+    lua_pushfstring(L, "%s: %s", LSOCK_SOCKET, kind);
+    n = 1;
+    if (local[0]) {
+        lua_pushfstring(L, " %s", local);
+        n++;
+    }
+    if (peer[0]) {
+        lua_pushfstring(L, " -> %s", peer);
+        n++;
+    }
+    lua_pushfstring(L, " (fd %d)", s->st.fd);
+    lua_concat(L, n + 1);
+    return 1;
+}
+
+/* ---- the metatable ----------------------------------------------------- */
+
+static const luaL_Reg methods[] = {
+    {"bind", sock_bind},
+    {"listen", sock_listen},
+    {"accept", sock_accept},
+    {"connect", sock_connect},
+    {"send", sock_send},
+    {"receive", sock_receive},
+    {"recv", sock_recv},
+    {"settimeout", sock_settimeout},
+    {"shutdown", sock_shutdown},
+    {"close", sock_close},
+    {"getsockname", sock_getsockname},
+    {"getpeername", sock_getpeername},
+    {"getfd", sock_getfd},
+    {"pollfd", sock_getfd},
+    {"family", sock_family},
+    {"type", sock_type},
+    {"dirty", sock_dirty},
+    {"getstats", sock_getstats},
+    {"setoption", sock_setoption},
+    {"getoption", sock_getoption},
+    {"events", sock_events},
+    {"timeout", sock_timeout},
+    {NULL, NULL},
+};
+
+static const luaL_Reg metamethods[] = {
+    {"__gc", sock_gc},
+    {"__tostring", sock_tostring},
+#if LSOCK_HAVE_CLOSE
+    {"__close", sock_gc},
+#endif
+    {NULL, NULL},
+};
+
+void lsk_socket_open(lua_State *L) {
+    luaL_newmetatable(L, LSOCK_SOCKET);
+    lua_pushliteral(L, LSOCK_SOCKET);
+    lua_setfield(L, -2, "__name"); /* 5.1/5.2 do not set it themselves */
+    lua_pushvalue(L, -1);
+    luaL_setfuncs(L, metamethods, 1);
+    luaL_newlibtable(L, methods);
+    lua_pushvalue(L, -2);
+    luaL_setfuncs(L, methods, 1);
+    lua_setfield(L, -2, "__index");
+    lua_pop(L, 1);
+}
+
+/* ---- the embedding API (lsock.h) ------------------------------------- */
+
+int lsock_pushfd(lua_State *L, int fd, const char *family, const char *type) {
+    int f, t, err;
+    lua_pushstring(L, family);
+    f = lsk_check_family(L, -1, AF_UNIX);
+    lua_pop(L, 1);
+    lua_pushstring(L, type);
+    t = lsk_check_type(L, -1, SOCK_STREAM);
+    lua_pop(L, 1);
+    {
+        lsk_socket *s = lsk_socket_push(L, -1, f, t, 0);
+        if ((err = lsk_setup_fd(fd)) != 0) {
+            lua_pop(L, 1);
+            return -err;
+        }
+        s->st.fd = fd;
+    }
+    return 0;
+}
+
+int lsock_checkfd(lua_State *L, int idx) {
+    lsk_socket *s = (lsk_socket *)luaL_checkudata(L, idx, LSOCK_SOCKET);
+    if (s->st.fd < 0) luaL_argerror(L, idx, "socket is closed");
+    return s->st.fd;
+}

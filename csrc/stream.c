@@ -1,0 +1,318 @@
+/*
+ * stream.c: the buffered reader and the writer shared by every stream
+ * object (TCP and Unix sockets today, TLS streams later). They work over
+ * the lsk_io interface, find lines with memchr inside the receive buffer
+ * and copy each byte once, from that buffer into the Lua string.
+ *
+ * Every operation is a restartable step: when the transport has nothing
+ * it records what it waits for in st->pending and either waits (within
+ * the object's timeout) or returns "timeout", so a scheduler can wait on
+ * pollfd()/events() and call again.
+ */
+#include <errno.h>
+#include <string.h>
+
+#include "internal.h"
+
+/* Room asked for before each read while looking for a line or the end of
+ * the stream: reads are never tiny even when the buffer is nearly full. */
+#define LSK_READ_MIN 4096
+/* Largest block recv() asks the buffer for in one go. */
+#define LSK_RECV_ROOM (64 * 1024)
+
+enum { PAT_LINE, PAT_LINE_EOL, PAT_ALL, PAT_COUNT };
+
+void lsk_stream_init(lsk_stream *st, int fd, const lsk_io *io) {
+    memset(st, 0, sizeof *st);
+    st->fd = fd;
+    st->io = io;
+    st->tm.block = -1;
+    st->tm.total = -1;
+    st->created = lsk_monotime();
+}
+
+void lsk_push_events(lua_State *L, int want) {
+    switch (want & (LSK_WANT_READ | LSK_WANT_WRITE)) {
+    case LSK_WANT_READ: lua_pushliteral(L, "r"); break;
+    case LSK_WANT_WRITE: lua_pushliteral(L, "w"); break;
+    case LSK_WANT_READ | LSK_WANT_WRITE: lua_pushliteral(L, "rw"); break;
+    default: lua_pushnil(L);
+    }
+}
+
+static int is_reset(long err) {
+    return err == ECONNRESET || err == EPIPE || err == ENOTCONN ||
+           err == ESHUTDOWN;
+}
+
+/* prefix .. data[0, n) */
+static void push_joined(lua_State *L, const char *prefix, size_t plen,
+                        const char *data, size_t n) {
+    if (plen == 0) {
+        lua_pushlstring(L, data, n);
+    } else {
+        lua_pushlstring(L, prefix, plen);
+        if (n > 0) {
+            lua_pushlstring(L, data, n);
+            lua_concat(L, 2);
+        }
+    }
+}
+
+/* nil, err, partial: the partial result is the prefix and the first n
+ * buffered bytes, which are consumed. */
+static int partial_result(lua_State *L, lsk_stream *st, const char *err,
+                          const char *prefix, size_t plen, size_t n) {
+    lua_pushnil(L);
+    lua_pushstring(L, err);
+    push_joined(L, prefix, plen, lsk_buffer_head(&st->in), n);
+    lsk_buffer_consume(&st->in, n);
+    return 3;
+}
+
+static int parse_pattern(lua_State *L, int idx, size_t *count) {
+    if (lua_isnoneornil(L, idx)) return PAT_LINE;
+    if (lua_type(L, idx) == LUA_TNUMBER) {
+        lua_Integer n;
+        if (!lsock_tointeger(L, idx, &n) || n < 0)
+            luaL_argerror(L, idx, "invalid receive pattern (a count must be a non-negative integer)");
+        *count = (size_t)n;
+        return PAT_COUNT;
+    }
+    if (lua_type(L, idx) == LUA_TSTRING) {
+        const char *p = lua_tostring(L, idx);
+        if (p[0] == '*') p++;
+        if (p[0] != '\0' && p[1] == '\0') {
+            switch (p[0]) {
+            case 'l': return PAT_LINE;
+            case 'L': return PAT_LINE_EOL;
+            case 'a': return PAT_ALL;
+            }
+        }
+    }
+    return luaL_argerror(L, idx, "invalid receive pattern (expected 'l', 'L', 'a' or a count)");
+}
+
+/* Read what the transport has into the buffer. Returns > 0 on data, 0 at
+ * end of stream, or -errno; on a wait that ran out returns -ETIMEDOUT. */
+static long fill(lua_State *L, lsk_stream *st, void *obj, size_t room,
+                 lsk_deadline *d) {
+    for (;;) {
+        int want = LSK_WANT_READ, w;
+        size_t space = lsk_buffer_prepare(&st->in, room);
+        long r;
+        if (space == 0) luaL_error(L, "not enough memory for the receive buffer");
+        r = st->io->read(obj, st->in.data + st->in.end, space, &want);
+        if (r > 0) {
+            st->in.end += (size_t)r;
+            st->received += (unsigned long long)r;
+            return r;
+        }
+        if (r != -EAGAIN && r != -EWOULDBLOCK) return r;
+        w = lsk_wait(st->fd, want, d);
+        if (w == ETIMEDOUT) st->pending = want;
+        if (w != 0) return -w;
+    }
+}
+
+int lsk_stream_receive(lua_State *L, lsk_stream *st, void *obj) {
+    size_t count = 0, plen = 0, max = 0, scanned = 0;
+    int pat = parse_pattern(L, 2, &count);
+    const char *prefix = luaL_optlstring(L, 3, "", &plen);
+    int has_max = !lua_isnoneornil(L, 4);
+    lsk_deadline d;
+
+    if (has_max) {
+        lua_Integer m;
+        if (!lsock_tointeger(L, 4, &m) || m < 0)
+            luaL_argerror(L, 4, "max must be a non-negative integer");
+        max = (size_t)m;
+    }
+    if (st->fd < 0) return lsk_closed_result(L);
+    st->pending = 0;
+    lsk_deadline_init(&d, &st->tm);
+
+    for (;;) {
+        size_t len = lsk_buffer_len(&st->in), room = LSK_READ_MIN;
+        const char *p = lsk_buffer_head(&st->in);
+        long r;
+
+        if (pat == PAT_LINE || pat == PAT_LINE_EOL) {
+            const char *nl = len > scanned ? memchr(p + scanned, '\n', len - scanned) : NULL;
+            if (nl != NULL) {
+                size_t k = (size_t)(nl - p), keep = k + 1, pkeep = plen;
+                /* A CR just before the LF belongs to the end of line, even
+                 * when it came back earlier inside a partial result. */
+                size_t cr = (k > 0 && p[k - 1] == '\r') ? 1 : 0;
+                size_t pcr = (k == 0 && plen > 0 && prefix[plen - 1] == '\r') ? 1 : 0;
+                if (has_max && plen - pcr + k - cr > max) goto too_long;
+                if (pat == PAT_LINE) {
+                    keep = k - cr;
+                    pkeep = plen - pcr;
+                }
+                push_joined(L, prefix, pkeep, p, keep);
+                lsk_buffer_consume(&st->in, k + 1);
+                return 1;
+            }
+            scanned = len;
+            /* One byte of slack: a CR that the next LF may drop. */
+            if (has_max && plen + len > max + 1) goto too_long;
+        } else if (pat == PAT_COUNT) {
+            if (plen >= count) {
+                lua_pushlstring(L, prefix, plen);
+                return 1;
+            }
+            if (len >= count - plen) {
+                push_joined(L, prefix, plen, p, count - plen);
+                lsk_buffer_consume(&st->in, count - plen);
+                return 1;
+            }
+            if (count - plen - len > room) room = count - plen - len;
+        } else if (has_max && plen + len > max) {
+            goto too_long;
+        }
+
+        r = fill(L, st, obj, room, &d);
+        if (r > 0) continue;
+        len = lsk_buffer_len(&st->in);
+        if (r == 0) {
+            if (pat != PAT_ALL) return partial_result(L, st, "closed", prefix, plen, len);
+            push_joined(L, prefix, plen, lsk_buffer_head(&st->in), len);
+            lsk_buffer_consume(&st->in, len);
+            return 1;
+        }
+        if (r == -ETIMEDOUT) return partial_result(L, st, "timeout", prefix, plen, len);
+        if (is_reset(-r)) return partial_result(L, st, "closed", prefix, plen, len);
+        {
+            char msg[200];
+            lsk_strerror((int)-r, msg, sizeof msg);
+            lua_pushfstring(L, "receive: %s", msg);
+            return partial_result(L, st, lua_tostring(L, -1), prefix, plen, len);
+        }
+    }
+
+too_long: {
+        size_t len = lsk_buffer_len(&st->in), take = max > plen ? max - plen : 0;
+        if (take > len) take = len;
+        return partial_result(L, st, "too long", prefix, plen, take);
+    }
+}
+
+int lsk_stream_recv(lua_State *L, lsk_stream *st, void *obj) {
+    lua_Integer max = 65536;
+    lsk_deadline d;
+    long r;
+    size_t len;
+
+    if (!lua_isnoneornil(L, 2) && (!lsock_tointeger(L, 2, &max) || max < 1))
+        luaL_argerror(L, 2, "max must be a positive integer");
+    if (st->fd < 0) return lsk_closed_result(L);
+    st->pending = 0;
+    lsk_deadline_init(&d, &st->tm);
+    len = lsk_buffer_len(&st->in);
+    if (len == 0) {
+        size_t room = (lua_Integer)LSK_RECV_ROOM < max ? LSK_RECV_ROOM : (size_t)max;
+        r = fill(L, st, obj, room, &d);
+        if (r == 0 || is_reset(-r)) {
+            lsk_buffer_consume(&st->in, 0);
+            lua_pushnil(L);
+            lua_pushliteral(L, "closed");
+            if (r == 0) return 2;
+            lua_pushinteger(L, -r);
+            return 3;
+        }
+        if (r < 0) {
+            lsk_buffer_consume(&st->in, 0);
+            if (r == -ETIMEDOUT) return lsk_timeout_result(L);
+            return lsk_fail(L, (int)-r, "recv");
+        }
+        len = lsk_buffer_len(&st->in);
+    }
+    if ((lua_Integer)len > max) len = (size_t)max;
+    lua_pushlstring(L, lsk_buffer_head(&st->in), len);
+    lsk_buffer_consume(&st->in, len);
+    return 1;
+}
+
+/* The i, j of send(data, i, j), normalized as string.sub does. */
+static void send_range(lua_State *L, size_t len, lua_Integer *pi, lua_Integer *pj) {
+    lua_Integer i = 1, j = -1, l = (lua_Integer)len;
+    if (!lua_isnoneornil(L, 3) && !lsock_tointeger(L, 3, &i))
+        luaL_argerror(L, 3, "integer expected");
+    if (!lua_isnoneornil(L, 4) && !lsock_tointeger(L, 4, &j))
+        luaL_argerror(L, 4, "integer expected");
+    if (i < 0) i = (-i > l) ? 1 : l + i + 1;
+    if (i == 0) i = 1;
+    if (j < 0) j = (-j > l) ? 0 : l + j + 1;
+    if (j > l) j = l;
+    *pi = i;
+    *pj = j;
+}
+
+int lsk_stream_send(lua_State *L, lsk_stream *st, void *obj) {
+    size_t len, sent = 0, n;
+    const char *data = luaL_checklstring(L, 2, &len);
+    lua_Integer i, j;
+    lsk_deadline d;
+
+    send_range(L, len, &i, &j);
+    if (st->fd < 0) return lsk_closed_result(L);
+    st->pending = 0;
+    if (i > j) {
+        lua_pushinteger(L, i - 1);
+        return 1;
+    }
+    n = (size_t)(j - i + 1);
+    data += i - 1;
+    lsk_deadline_init(&d, &st->tm);
+    while (sent < n) {
+        int want = LSK_WANT_WRITE, w;
+        long r = st->io->write(obj, data + sent, n - sent, &want);
+        if (r > 0) {
+            sent += (size_t)r;
+            st->sent += (unsigned long long)r;
+            continue;
+        }
+        if (r == -EAGAIN || r == -EWOULDBLOCK) {
+            w = lsk_wait(st->fd, want, &d);
+            if (w == 0) continue;
+            if (w == ETIMEDOUT) {
+                st->pending = want;
+                lua_pushnil(L);
+                lua_pushliteral(L, "timeout");
+                lua_pushnil(L);
+                lua_pushinteger(L, i - 1 + (lua_Integer)sent);
+                return 4;
+            }
+            r = -w;
+        }
+        if (r == 0) r = -EPIPE;
+        if (is_reset(-r)) {
+            lua_pushnil(L);
+            lua_pushliteral(L, "closed");
+        } else {
+            lsk_fail(L, (int)-r, "send");
+            lua_remove(L, -1);
+        }
+        lua_pushinteger(L, -r);
+        lua_pushinteger(L, i - 1 + (lua_Integer)sent);
+        return 4;
+    }
+    lua_pushinteger(L, i - 1 + (lua_Integer)sent);
+    return 1;
+}
+
+int lsk_stream_settimeout(lua_State *L, lsk_stream *st) {
+    double t = -1;
+    const char *mode = luaL_optstring(L, 3, "b");
+    if (!lua_isnoneornil(L, 2)) t = luaL_checknumber(L, 2);
+    if (t != t) luaL_argerror(L, 2, "timeout is not a number");
+    if (t < 0) t = -1;
+    switch (mode[0] != '\0' && mode[1] == '\0' ? mode[0] : '?') {
+    case 'b': st->tm.block = t; break;
+    case 't': st->tm.total = t; break;
+    default: luaL_argerror(L, 3, "invalid timeout mode (expected 'b' or 't')");
+    }
+    lua_pushboolean(L, 1);
+    return 1;
+}

@@ -1,0 +1,120 @@
+/*
+ * sys.c: descriptor primitives. Every descriptor lsock creates is
+ * close-on-exec and non-blocking from birth; every call retries EINTR;
+ * no write can raise SIGPIPE.
+ */
+#define _GNU_SOURCE /* accept4, SOCK_CLOEXEC, MSG_NOSIGNAL */
+
+#include <errno.h>
+#include <fcntl.h>
+#include <poll.h>
+#include <unistd.h>
+#include <sys/socket.h>
+
+#include "net.h"
+
+int lsk_wait(int fd, int want, lsk_deadline *d) {
+    struct pollfd p;
+    int ms, r;
+    p.fd = fd;
+    p.events = (short)(((want & LSK_WANT_READ) ? POLLIN : 0) |
+                       ((want & LSK_WANT_WRITE) ? POLLOUT : 0));
+    for (;;) {
+        ms = lsk_deadline_ms(d);
+        if (ms == 0) return ETIMEDOUT;
+        p.revents = 0;
+        r = poll(&p, 1, ms);
+        if (r > 0) return 0; /* ready, or an error the next call reports */
+        if (r == 0) return ETIMEDOUT;
+        if (errno != EINTR) return errno;
+    }
+}
+
+int lsk_setup_fd(int fd) {
+    int flags = fcntl(fd, F_GETFL);
+    if (flags < 0 || fcntl(fd, F_SETFL, flags | O_NONBLOCK) < 0) return errno;
+    flags = fcntl(fd, F_GETFD);
+    if (flags < 0 || fcntl(fd, F_SETFD, flags | FD_CLOEXEC) < 0) return errno;
+#ifdef SO_NOSIGPIPE
+    {
+        int one = 1;
+        setsockopt(fd, SOL_SOCKET, SO_NOSIGPIPE, &one, sizeof one);
+    }
+#endif
+    return 0;
+}
+
+int lsk_sys_socket(int family, int type, int protocol) {
+    int fd, err;
+#if defined(SOCK_CLOEXEC) && defined(SOCK_NONBLOCK)
+    fd = socket(family, type | SOCK_CLOEXEC | SOCK_NONBLOCK, protocol);
+    if (fd >= 0) {
+#ifdef SO_NOSIGPIPE
+        int one = 1;
+        setsockopt(fd, SOL_SOCKET, SO_NOSIGPIPE, &one, sizeof one);
+#endif
+        return fd;
+    }
+    if (errno != EINVAL) return -errno;
+#endif
+    fd = socket(family, type, protocol);
+    if (fd < 0) return -errno;
+    if ((err = lsk_setup_fd(fd)) != 0) {
+        close(fd);
+        return -err;
+    }
+    return fd;
+}
+
+int lsk_sys_accept(int fd, struct sockaddr *sa, socklen_t *len) {
+    int c, err;
+    for (;;) {
+#if defined(SOCK_CLOEXEC) && defined(SOCK_NONBLOCK) && defined(__linux__)
+        c = accept4(fd, sa, len, SOCK_CLOEXEC | SOCK_NONBLOCK);
+        if (c >= 0) return c;
+#else
+        c = accept(fd, sa, len);
+        if (c >= 0) {
+            if ((err = lsk_setup_fd(c)) != 0) {
+                close(c);
+                return -err;
+            }
+            return c;
+        }
+#endif
+        if (errno == EINTR) continue;
+        /* A connection reset while still queued is the peer's problem,
+         * not the listener's: report it as "nothing yet". */
+        if (errno == ECONNABORTED) return -EAGAIN;
+        err = errno;
+        return -err;
+    }
+}
+
+int lsk_close(int fd) {
+    /* close() is not retried on EINTR: on Linux the descriptor is gone
+     * either way and retrying could close a descriptor reused since. */
+    return close(fd) == 0 ? 0 : errno;
+}
+
+#ifdef MSG_NOSIGNAL
+#define LSK_SENDFLAGS MSG_NOSIGNAL
+#else
+#define LSK_SENDFLAGS 0
+#endif
+
+long lsk_send(int fd, const char *p, size_t n) {
+    for (;;) {
+        ssize_t r = send(fd, p, n, LSK_SENDFLAGS);
+        if (r >= 0) return (long)r;
+        if (errno != EINTR) return -(long)errno;
+    }
+}
+
+long lsk_recv(int fd, char *p, size_t n) {
+    for (;;) {
+        ssize_t r = recv(fd, p, n, 0);
+        if (r >= 0) return (long)r;
+        if (errno != EINTR) return -(long)errno;
+    }
+}

@@ -1,0 +1,60 @@
+/*
+ * timeout.c: clocks, sleeping and the per-call deadline arithmetic behind
+ * settimeout's block ("b") and total ("t") modes. Deadlines use the
+ * monotonic clock so that setting the wall clock never shortens a wait.
+ */
+#define _POSIX_C_SOURCE 200809L
+
+#include <errno.h>
+#include <math.h>
+#include <time.h>
+
+#include "net.h"
+
+double lsk_monotime(void) {
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+double lsk_walltime(void) {
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+void lsk_sleep(double seconds) {
+    struct timespec ts, rem;
+    if (!(seconds > 0)) return;
+    if (seconds > 1e9) seconds = 1e9;
+    ts.tv_sec = (time_t)seconds;
+    ts.tv_nsec = (long)((seconds - (double)ts.tv_sec) * 1e9);
+    if (ts.tv_nsec >= 1000000000L) ts.tv_nsec = 999999999L;
+    /* nanosleep leaves the time still to sleep in rem when a signal
+     * interrupts it, so the total stays what was asked for. */
+    while (nanosleep(&ts, &rem) != 0 && errno == EINTR) ts = rem;
+}
+
+void lsk_deadline_init(lsk_deadline *d, const lsk_timeout *tm) {
+    d->tm = tm;
+    d->start = -1;
+}
+
+static int to_ms(double s) {
+    double ms;
+    if (s <= 0) return 0;
+    ms = ceil(s * 1000.0);
+    return ms > 2147483647.0 ? 2147483647 : (int)ms;
+}
+
+int lsk_deadline_ms(lsk_deadline *d) {
+    const lsk_timeout *tm = d->tm;
+    double left;
+    if (tm->block < 0 && tm->total < 0) return -1;
+    if (tm->total < 0) return to_ms(tm->block);
+    if (tm->total == 0 || tm->block == 0) return 0;
+    if (d->start < 0) d->start = lsk_monotime();
+    left = d->start + tm->total - lsk_monotime();
+    if (tm->block >= 0 && tm->block < left) left = tm->block;
+    return to_ms(left);
+}

@@ -1,0 +1,38 @@
+rockspec_format = "3.0"
+package = "lsock"
+version = "scm-1"
+source = {
+   url = "git+https://example.invalid/lsock.git",
+}
+description = {
+   summary = "Sockets for Lua: TCP, UDP, Unix, raw, TLS and pollers, with safe defaults",
+   detailed = [[
+lsock is a socket library for Lua written in C: stream, datagram, raw and
+Unix sockets, TLS over OpenSSL, and pollers, with a small pure-Lua layer
+for connecting by name, a coroutine scheduler and LuaSocket compatibility.
+]],
+   license = "MIT",
+   labels = { "network", "socket", "tls" },
+}
+dependencies = {
+   "lua >= 5.1",
+}
+external_dependencies = {
+   OPENSSL = { header = "openssl/ssl.h" },
+}
+build = {
+   type = "builtin",
+   modules = {
+      ["lsock.core"] = {
+         sources = {
+            "csrc/addr.c", "csrc/buffer.c", "csrc/core.c", "csrc/errors.c",
+            "csrc/options.c", "csrc/socket.c", "csrc/stream.c", "csrc/sys.c",
+            "csrc/timeout.c",
+         },
+         incdirs = { "$(OPENSSL_INCDIR)" },
+         libdirs = { "$(OPENSSL_LIBDIR)" },
+         libraries = { "ssl", "crypto" },
+      },
+      ["lsock"] = "lua/lsock/init.lua",
+   },
+}

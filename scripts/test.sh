@@ -1,0 +1,104 @@
+#!/bin/sh
+# The whole test run behind `make test`: build and run the busted suite on
+# every supported Lua, again on Lua 5.4 under AddressSanitizer and
+# UndefinedBehaviorSanitizer, check the rockspec installs offline, lint the
+# Lua, then print one summary line "N passed, M failed".
+set -u
+cd "$(dirname "$0")/.."
+
+VERSIONS=${LSOCK_TEST_VERSIONS:-"lua5.1 lua5.2 lua5.3 lua5.4 luajit"}
+LOG=build/test-logs
+mkdir -p "$LOG"
+passed=0
+failed=0
+skipped=0
+
+pass() { passed=$((passed + 1)); echo "ok: $1"; }
+fail() { failed=$((failed + 1)); echo "FAILED: $1"; }
+
+# run_busted NAME LUA CPATH_DIR [env...]: one busted run, TAP counted.
+run_busted() {
+    name=$1 lua=$2 dir=$3
+    shift 3
+    echo "== specs on $name"
+    env "$@" LSOCK_LUA="$lua" LUA_CPATH="$dir/?.so;;" \
+        "$lua" /usr/bin/busted -o TAP >"$LOG/$name.tap" 2>&1
+    rc=$?
+    grep -E '^(not ok|# )' "$LOG/$name.tap" | head -n 60
+    ok=$(grep -cE '^ok [0-9]+ - ' "$LOG/$name.tap")
+    skip=$(grep -cE '^ok [0-9]+ - # SKIP' "$LOG/$name.tap")
+    bad=$(grep -cE '^not ok' "$LOG/$name.tap")
+    passed=$((passed + ok - skip))
+    skipped=$((skipped + skip))
+    failed=$((failed + bad))
+    echo "   $name: $((ok - skip)) passed, $bad failed, $skip skipped"
+    if [ "$rc" -ne 0 ] && [ "$bad" -eq 0 ]; then
+        fail "$name: busted exited $rc without a failing spec (see $LOG/$name.tap)"
+        tail -n 20 "$LOG/$name.tap"
+    fi
+}
+
+for v in $VERSIONS; do
+    if make --no-print-directory -s LUA="$v" all >"$LOG/build-$v.log" 2>&1; then
+        pass "build for $v (-Wall -Wextra -Werror)"
+        run_busted "$v" "$v" "build/$v"
+    else
+        fail "build for $v"
+        cat "$LOG/build-$v.log"
+    fi
+done
+
+# The same suite on Lua 5.4 against a sanitized build. The sanitizer
+# runtimes must be first in the process, hence LD_PRELOAD.
+SAN="-fsanitize=address,undefined -fno-sanitize-recover=all -fno-omit-frame-pointer"
+if make --no-print-directory -s LUA=lua5.4 OUT=build/lua5.4-asan CC=gcc \
+        CFLAGS="-O1 -g $SAN" LDFLAGS="$SAN" all >"$LOG/build-asan.log" 2>&1; then
+    pass "sanitized build"
+    preload="$(gcc -print-file-name=libasan.so) $(gcc -print-file-name=libubsan.so)"
+    run_busted lua5.4-asan lua5.4 build/lua5.4-asan \
+        LD_PRELOAD="$preload" \
+        ASAN_OPTIONS="detect_leaks=0:abort_on_error=0:exitcode=86" \
+        UBSAN_OPTIONS="print_stacktrace=1:halt_on_error=1"
+    if grep -qE 'ERROR: AddressSanitizer|runtime error:|ERROR: LeakSanitizer' "$LOG/lua5.4-asan.tap"; then
+        fail "sanitizer report (see $LOG/lua5.4-asan.tap)"
+        grep -E -A30 'ERROR: AddressSanitizer|runtime error:' "$LOG/lua5.4-asan.tap" | head -n 60
+    else
+        pass "no sanitizer report"
+    fi
+else
+    fail "sanitized build"
+    cat "$LOG/build-asan.log"
+fi
+
+# The rockspec builds and installs offline into a throwaway tree.
+for lv in 5.1 5.4; do
+    tree=$(mktemp -d)
+    if luarocks --lua-version="$lv" --tree="$tree" make rockspec/lsock-scm-1.rockspec \
+            >"$LOG/rock-$lv.log" 2>&1 &&
+        LUA_PATH="$tree/share/lua/$lv/?.lua;$tree/share/lua/$lv/?/init.lua" \
+        LUA_CPATH="$tree/lib/lua/$lv/?.so" \
+        "lua$lv" -e 'local l = require "lsock"; assert(l.tcp():close())' >>"$LOG/rock-$lv.log" 2>&1; then
+        pass "luarocks make installs and loads on Lua $lv"
+    else
+        fail "luarocks make on Lua $lv"
+        tail -n 20 "$LOG/rock-$lv.log"
+    fi
+    rm -rf "$tree"
+done
+# luarocks make leaves its objects in the source tree.
+rm -f csrc/*.o lsock/core.so 2>/dev/null; rmdir lsock 2>/dev/null
+
+if luacheck -q lua spec examples bench >"$LOG/luacheck.log" 2>&1; then
+    pass "luacheck"
+else
+    fail "luacheck"
+    cat "$LOG/luacheck.log"
+fi
+
+echo
+if [ "$skipped" -gt 0 ]; then
+    echo "$passed passed, $failed failed, $skipped skipped"
+else
+    echo "$passed passed, $failed failed"
+fi
+[ "$failed" -eq 0 ]

@@ -1,0 +1,226 @@
+--- Shared helpers for the lsock specs.
+--
+-- Everything here is generic and may be used by any spec file:
+--
+-- * `util.listen`, `util.accept`, `util.pair`: sockets on the loopback
+--   interface only, each with a timeout (`util.TIMEOUT`) so that a bug
+--   fails a spec instead of hanging it;
+-- * `util.spawn`: runs `spec/helpers/peer.lua` (or another script) in a
+--   child process with the same interpreter and module paths as this one;
+-- * `util.block`, `util.send_pattern`, `util.checker`: a deterministic
+--   byte stream for transfers checked by content;
+-- * `util.tohex`, `util.fromhex`, `util.quote`, `util.is_integer`.
+--
+-- It is also loaded by the child peers, so it must not depend on busted.
+local lsock = require "lsock"
+
+local util = {}
+
+--- Seconds every socket made here waits at most for one operation.
+util.TIMEOUT = 5
+
+--- Is x an integer? On Lua 5.3+ it must be of integer subtype, elsewhere an
+-- integral number.
+function util.is_integer(x)
+  if math.type then return math.type(x) == "integer" end
+  return type(x) == "number" and x == math.floor(x)
+end
+
+--- Start a listener on `host` (default "127.0.0.1"), port 0.
+-- An address containing ":" listens with family "inet6". `opts` is passed to
+-- `lsock.listen`. Returns the listening socket (timeout `util.TIMEOUT`) and
+-- the port it got.
+function util.listen(host, opts)
+  host = host or "127.0.0.1"
+  local o = {}
+  for k, v in pairs(opts or {}) do o[k] = v end
+  if o.family == nil and host:find(":", 1, true) then o.family = "inet6" end
+  local server, err = lsock.listen(host, 0, o)
+  assert(server, "listen " .. host .. ": " .. tostring(err))
+  server:settimeout(util.TIMEOUT)
+  local _, port = server:getsockname()
+  assert(type(port) == "number" and port > 0, "listener without a port")
+  return server, port
+end
+
+--- Accept one connection on `server` and give it the timeout `util.TIMEOUT`.
+-- Returns the connected socket, the peer address and port.
+function util.accept(server)
+  local conn, addr, port = server:accept()
+  assert(conn, "accept: " .. tostring(addr))
+  conn:settimeout(util.TIMEOUT)
+  return conn, addr, port
+end
+
+--- Two connected TCP sockets in this process, over `host` (default
+-- "127.0.0.1"): the connecting one and the accepted one, both with the
+-- timeout `util.TIMEOUT`. Good for small exchanges only: nothing reads while
+-- this process is blocked in a send.
+function util.pair(host)
+  host = host or "127.0.0.1"
+  local server, port = util.listen(host)
+  local client, err = lsock.connect(host, port, { timeout = util.TIMEOUT })
+  assert(client, "connect: " .. tostring(err))
+  client:settimeout(util.TIMEOUT)
+  local conn = util.accept(server)
+  server:close()
+  return client, conn
+end
+
+--- Quote a string for the POSIX shell.
+function util.quote(s)
+  return "'" .. tostring(s):gsub("'", "'\\''") .. "'"
+end
+
+--- The interpreter that runs this process: `$LSOCK_LUA` if set, else the
+-- first word of the command line (`arg` at its lowest index), else "lua".
+-- `$LSOCK_LUA` may carry options ("luajit -joff"): it is not quoted.
+function util.interpreter()
+  local env = os.getenv("LSOCK_LUA")
+  if env and env ~= "" then return env end
+  if type(arg) == "table" then
+    local i = -1
+    while arg[i - 1] ~= nil do i = i - 1 end
+    if arg[i] then return util.quote(arg[i]) end
+  end
+  return "lua"
+end
+
+local function here()
+  local source = debug.getinfo(1, "S").source
+  return (source:sub(1, 1) == "@" and source:sub(2):match("^(.*/)")) or "spec/helpers/"
+end
+
+--- The path of the peer script, `peer.lua` beside this file.
+util.PEER = here() .. "peer.lua"
+
+local function have_timeout_command()
+  local ok = os.execute("timeout 1 true >/dev/null 2>&1")
+  return ok == true or ok == 0
+end
+local TIMEOUT_PREFIX = have_timeout_command() and "timeout 60 " or ""
+
+--- Start `script` (default `util.PEER`) in a child process with arguments
+-- `...` (turned into strings), the interpreter of `util.interpreter()` and
+-- this process's `package.path` and `package.cpath`. Standard output and
+-- standard error are captured together. As a safety net the child is killed
+-- after 60 s where the `timeout` command exists; the peers exit on their own
+-- long before.
+--
+-- Returns a handle whose `wait()` reads everything the child printed, waits
+-- for it to exit and returns the output without trailing white space.
+function util.spawn_script(script, ...)
+  local words = {}
+  for i = 1, select("#", ...) do
+    words[#words + 1] = util.quote(tostring((select(i, ...))))
+  end
+  local setup = string.format("package.path = %q; package.cpath = %q",
+    package.path, package.cpath)
+  local cmd = string.format("%s%s -e %s %s %s 2>&1", TIMEOUT_PREFIX,
+    util.interpreter(), util.quote(setup), util.quote(script),
+    table.concat(words, " "))
+  local f = assert(io.popen(cmd, "r"))
+  local handle, output = {}, nil
+  function handle.wait()
+    if output == nil then
+      output = f:read("*a"):gsub("%s+$", "")
+      f:close()
+    end
+    return output
+  end
+  return handle
+end
+
+--- `util.spawn_script(util.PEER, ...)`: see peer.lua for its commands.
+function util.spawn(...)
+  return util.spawn_script(util.PEER, ...)
+end
+
+--- Hex encoding, for passing binary data on a command line.
+function util.tohex(s)
+  return (s:gsub(".", function(c) return string.format("%02x", c:byte()) end))
+end
+
+function util.fromhex(h)
+  return (h:gsub("%x%x", function(x) return string.char(tonumber(x, 16)) end))
+end
+
+--- The deterministic pattern: a stream of blocks of `util.BLOCK` bytes;
+-- block k (0-based) is its number in 8 hex digits followed by pseudo-random
+-- bytes, so that a lost, repeated, reordered or shifted chunk never matches.
+util.BLOCK = 65536
+
+local BASE
+do
+  local t, x = {}, 12345
+  for i = 1, util.BLOCK do
+    x = (x * 75 + 74) % 65537
+    t[i] = string.char(x % 256)
+  end
+  BASE = table.concat(t)
+end
+
+local cached_k, cached_block
+--- Block k (0-based) of the pattern.
+function util.block(k)
+  if k ~= cached_k then
+    cached_k, cached_block = k, string.format("%08x", k) .. BASE:sub(9)
+  end
+  return cached_block
+end
+
+--- The first n bytes of the pattern as one string (for small n).
+function util.pattern(n)
+  local t, k = {}, 0
+  while n > 0 do
+    local b = util.block(k)
+    t[#t + 1] = b:sub(1, n)
+    n, k = n - #b, k + 1
+  end
+  return table.concat(t)
+end
+
+--- Send the first n bytes of the pattern on `sock`, block by block.
+-- Returns n, or nil, err, errno and the number of bytes that went out.
+function util.send_pattern(sock, n)
+  local sent, k = 0, 0
+  while sent < n do
+    local b = util.block(k)
+    local len = math.min(#b, n - sent)
+    local last, err, errno, partial = sock:send(b, 1, len)
+    if last ~= len then
+      return nil, tostring(err), errno, sent + (partial or 0)
+    end
+    sent, k = sent + len, k + 1
+  end
+  return n
+end
+
+--- A checker for a received pattern. `c.feed(data)` compares the next bytes
+-- of the stream and returns true, or false and the offset (0-based) of the
+-- first wrong byte; `c.count()` is the number of bytes found right so far.
+function util.checker()
+  local pos = 0
+  local c = {}
+  function c.feed(data)
+    local i = 1
+    while i <= #data do
+      local k = math.floor(pos / util.BLOCK)
+      local off = pos % util.BLOCK
+      local n = math.min(util.BLOCK - off, #data - i + 1)
+      local want = util.block(k):sub(off + 1, off + n)
+      local got = data:sub(i, i + n - 1)
+      if got ~= want then
+        for j = 1, n do
+          if got:byte(j) ~= want:byte(j) then return false, pos + j - 1 end
+        end
+      end
+      pos, i = pos + n, i + n
+    end
+    return true
+  end
+  function c.count() return pos end
+  return c
+end
+
+return util
