@@ -249,6 +249,27 @@ static int opt_bool(lua_State *L, int t, const char *name) {
     return v;
 }
 
+/* hints.family / hints.type: a name from names, def when absent. */
+static int hint_name(lua_State *L, const char *field, const char *const names[],
+                     const int values[], int def) {
+    const char *v;
+    int i;
+    lua_getfield(L, 3, field);
+    if (lua_isnil(L, -1)) {
+        lua_pop(L, 1);
+        return def;
+    }
+    v = lua_tostring(L, -1);
+    for (i = 0; v != NULL && names[i] != NULL; i++) {
+        if (strcmp(names[i], v) == 0) {
+            lua_pop(L, 1);
+            return values[i];
+        }
+    }
+    return luaL_argerror(L, 3, lua_pushfstring(L, "hints.%s: unknown %s '%s'", field, field,
+                                               v ? v : luaL_typename(L, -1)));
+}
+
 int lsk_getaddrinfo(lua_State *L) {
     const char *host = luaL_optstring(L, 1, NULL);
     const char *service = NULL;
@@ -272,12 +293,8 @@ int lsk_getaddrinfo(lua_State *L) {
         luaL_argerror(L, 1, "host or service expected");
     if (!lua_isnoneornil(L, 3)) {
         luaL_checktype(L, 3, LUA_TTABLE);
-        lua_getfield(L, 3, "family");
-        if (!lua_isnil(L, -1)) hints.ai_family = lsk_check_family(L, -1, AF_UNSPEC);
-        lua_pop(L, 1);
-        lua_getfield(L, 3, "type");
-        if (!lua_isnil(L, -1)) hints.ai_socktype = lsk_check_type(L, -1, 0);
-        lua_pop(L, 1);
+        hints.ai_family = hint_name(L, "family", family_names, family_values, AF_UNSPEC);
+        hints.ai_socktype = hint_name(L, "type", type_names, type_values, 0);
         if (opt_bool(L, 3, "passive")) hints.ai_flags |= AI_PASSIVE;
         if (opt_bool(L, 3, "numeric"))
             hints.ai_flags |= AI_NUMERICHOST | AI_NUMERICSERV;

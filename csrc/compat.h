@@ -10,18 +10,13 @@
 #include <lauxlib.h>
 
 #if LUA_VERSION_NUM < 502
-/* Lua 5.1 and LuaJIT */
+/* Lua 5.1 and LuaJIT. LuaJIT 2.1's lauxlib.h already has the 5.2 names
+ * (luaL_setfuncs, luaL_newlib, ...); PUC 5.1's has none of them, and
+ * luaL_newlibtable tells the two apart. */
+#define lua_rawlen(L, i) lua_objlen(L, i)
 #ifndef luaL_newlibtable
 #define luaL_newlibtable(L, l) lua_createtable(L, 0, sizeof(l) / sizeof((l)[0]) - 1)
-#endif
-#ifndef luaL_newlib
 #define luaL_newlib(L, l) (luaL_newlibtable(L, l), luaL_setfuncs(L, l, 0))
-#endif
-#define lua_rawlen(L, i) lua_objlen(L, i)
-
-/* LuaJIT 2.1 already provides luaL_setfuncs, luaL_testudata and
- * luaL_setmetatable; PUC 5.1 does not. */
-#if !defined(LUAJIT_VERSION_NUM) || LUAJIT_VERSION_NUM < 20100
 static inline void luaL_setfuncs(lua_State *L, const luaL_Reg *l, int nup) {
     luaL_checkstack(L, nup + 1, "too many upvalues");
     for (; l->name != NULL; l++) {

@@ -42,6 +42,8 @@ int lsk_deadline_ms(lsk_deadline *d);
 /* Wait until fd is ready for `want`; 0 when ready, ETIMEDOUT when the
  * deadline passed, another errno on failure. */
 int lsk_wait(int fd, int want, lsk_deadline *d);
+/* Whether fd is ready for `want` right now (a zero-timeout poll). */
+int lsk_ready(int fd, int want);
 
 /* socket(2)/accept(2) with close-on-exec and non-blocking set atomically
  * where the system allows it. Return the descriptor or -errno. */

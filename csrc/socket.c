@@ -277,7 +277,8 @@ static int finish_connect(lua_State *L, lsk_socket *s, const lsk_addr *a) {
     char what[160] = "connect ";
 
     lsk_deadline_init(&d, &s->st.tm);
-    w = lsk_wait(s->st.fd, LSK_WANT_WRITE, &d);
+    /* With a zero timeout the outcome may be known already. */
+    w = lsk_ready(s->st.fd, LSK_WANT_WRITE) ? 0 : lsk_wait(s->st.fd, LSK_WANT_WRITE, &d);
     if (w == ETIMEDOUT) {
         s->st.pending = LSK_WANT_WRITE;
         return lsk_timeout_result(L);

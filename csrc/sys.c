@@ -13,17 +13,30 @@
 
 #include "net.h"
 
-int lsk_wait(int fd, int want, lsk_deadline *d) {
+static int poll_once(int fd, int want, int ms) {
     struct pollfd p;
-    int ms, r;
     p.fd = fd;
     p.events = (short)(((want & LSK_WANT_READ) ? POLLIN : 0) |
                        ((want & LSK_WANT_WRITE) ? POLLOUT : 0));
+    p.revents = 0;
+    return poll(&p, 1, ms);
+}
+
+int lsk_ready(int fd, int want) {
+    int r;
+    while ((r = poll_once(fd, want, 0)) < 0 && errno == EINTR) {
+    }
+    return r > 0;
+}
+
+int lsk_wait(int fd, int want, lsk_deadline *d) {
+    int ms, r;
     for (;;) {
+        /* A zero wait is answered without a system call: the caller has
+         * just been told EAGAIN. */
         ms = lsk_deadline_ms(d);
         if (ms == 0) return ETIMEDOUT;
-        p.revents = 0;
-        r = poll(&p, 1, ms);
+        r = poll_once(fd, want, ms);
         if (r > 0) return 0; /* ready, or an error the next call reports */
         if (r == 0) return ETIMEDOUT;
         if (errno != EINTR) return errno;

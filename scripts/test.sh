@@ -24,7 +24,10 @@ run_busted() {
     env "$@" LSOCK_LUA="$lua" LUA_CPATH="$dir/?.so;;" \
         "$lua" /usr/bin/busted -o TAP >"$LOG/$name.tap" 2>&1
     rc=$?
-    grep -E '^(not ok|# )' "$LOG/$name.tap" | head -n 60
+    # Show each failure with its diagnostics, nothing for passing specs.
+    awk '/^not ok/ { show = 1; print; next }
+         /^ok / || /^# [^ ]+_spec\.lua @ [0-9]+: / { show = 0 }
+         show' "$LOG/$name.tap" | head -n 200
     ok=$(grep -cE '^ok [0-9]+ - ' "$LOG/$name.tap")
     skip=$(grep -cE '^ok [0-9]+ - # SKIP' "$LOG/$name.tap")
     bad=$(grep -cE '^not ok' "$LOG/$name.tap")
