@@ -29,7 +29,7 @@ OUT ?= build/$(LUA)
 OBJ := $(patsubst csrc/%.c,$(OUT)/obj/%.o,$(SRC))
 SO  := $(OUT)/lsock/core.so
 
-.PHONY: all deps demo test bench lint install clean
+.PHONY: all deps demo test bench lint install clean embed
 
 all: $(SO)
 
@@ -40,6 +40,13 @@ $(OUT)/obj/%.o: csrc/%.c $(HDR)
 $(SO): $(OBJ)
 	@mkdir -p $(dir $@)
 	$(CC) -shared $(LDFLAGS) -o $@ $(OBJ) $(SSL_LIBS)
+
+# examples/embed/host.c: a C host program with lsock.core linked in.
+EMBED := $(OUT)/embed-host
+embed: $(EMBED)
+$(EMBED): examples/embed/host.c $(OBJ)
+	$(CC) -std=c99 $(WARN) $(CFLAGS) $(LUA_CFLAGS) -Icsrc -o $@ $< $(OBJ) \
+		$(shell pkg-config --libs $(LUA_PC)) $(SSL_LIBS) -lm
 
 deps:
 	@sh scripts/deps.sh

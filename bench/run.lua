@@ -167,6 +167,7 @@ for _, w in ipairs(WORKLOADS) do
         local secs, units = run_once(lib, mode, w.count)
         if not secs then
           failed[w.name][lib.name] = units
+          best[w.name][lib.name] = nil -- a library that failed once posts no figure
           any_failed = true
           io.stderr:write(string.format("[%s] %-9s run %d/%d: FAILED: %s\n", w.name, lib.name, run, RUNS, units))
         else
@@ -213,7 +214,7 @@ line("")
 
 local below = {}
 local head = { "workload", "LuaSocket", "lsock", "C", "lsock/LuaSocket", "goal", "lsock/C" }
-local widths = { 34, 16, 16, 16, 15, 12, 7 }
+local widths = { 37, 16, 16, 16, 15, 12, 7 }
 line("%s", pad(head, widths))
 for _, w in ipairs(WORKLOADS) do
   local l, s, c = best[w.name].luasocket, best[w.name].lsock, best[w.name].c
@@ -230,7 +231,7 @@ for _, w in ipairs(WORKLOADS) do
     end
   end
   local lcell = cell(w, "luasocket")
-  if w.name == "recv" then lcell = "(" .. cell(WORKLOADS[2], "luasocket") .. ")" end
+  if w.name == "recv" and l then lcell = "(" .. cell(WORKLOADS[2], "luasocket") .. ")" end
   line("%s", pad({ w.label, lcell, cell(w, "lsock"), cell(w, "c"),
     fmt_ratio(s, l), goal, fmt_ratio(s, c) }, widths))
 end
@@ -245,13 +246,15 @@ end
 if #extras > 0 then
   line("")
   line("For comparison only (not judged):")
-  local eh, ew = { "workload" }, { 34 }
+  local eh, ew = { "workload" }, { widths[1] }
   for _, lib in ipairs(extras) do
     eh[#eh + 1] = lib.title
-    ew[#ew + 1] = 16
+    ew[#ew + 1] = widths[2]
   end
-  eh[#eh + 1] = "lsock/" .. extras[1].title
-  ew[#ew + 1] = 14
+  for _, lib in ipairs(extras) do
+    eh[#eh + 1] = "lsock/" .. lib.title
+    ew[#ew + 1] = 13
+  end
   line("%s", pad(eh, ew))
   for _, w in ipairs(WORKLOADS) do
     local r = { w.label }
@@ -260,7 +263,9 @@ if #extras > 0 then
       r[#r + 1] = cell(w, lib.name)
       any = any or w.modes[lib.name] ~= nil
     end
-    r[#r + 1] = fmt_ratio(best[w.name].lsock, best[w.name][extras[1].name])
+    for _, lib in ipairs(extras) do
+      r[#r + 1] = fmt_ratio(best[w.name].lsock, best[w.name][lib.name])
+    end
     if any then line("%s", pad(r, ew)) end
   end
   if selected.luv then

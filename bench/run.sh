@@ -36,6 +36,12 @@ results=$root/bench/results
 has_lib() {
     case " $BENCH_LIBS " in *" $1 "*) return 0 ;; *) return 1 ;; esac
 }
+for lib in $BENCH_LIBS; do
+    case $lib in
+    luasocket | lsock | c | cqueues | luv) ;;
+    *) die "unknown library '$lib' in BENCH_LIBS (luasocket lsock c cqueues luv)" ;;
+    esac
+done
 
 command -v "$LUA" >/dev/null 2>&1 ||
     die "no Lua interpreter '$LUA' on PATH (set LUA, e.g. LUA=lua5.4)"
@@ -54,7 +60,7 @@ if [ -n "${LSOCK_CPATH:-}" ]; then
     done
     LSOCK_CPATH=$cpath
 else
-    LSOCK_CPATH=$root/build/$(basename "$LUA")/?.so
+    LSOCK_CPATH="$root/build/$(basename "$LUA")/?.so"
 fi
 export LSOCK_CPATH
 
@@ -116,11 +122,12 @@ if command -v timeout >/dev/null 2>&1; then
 fi
 
 cpus=$(getconf _NPROCESSORS_ONLN 2>/dev/null || echo "?")
-export LUA BENCH_LIBS
-export BENCH_BASELINE=$baseline
-export BENCH_RESULTS=$results
-export BENCH_WRAP=$wrap
-export BENCH_HEADER="lsock benchmark $(date -u '+%Y-%m-%d %H:%M UTC'): $lua_version$versions; $cpus CPUs, $(uname -sr)"
+now=$(date -u '+%Y-%m-%d %H:%M UTC')
+BENCH_HEADER="lsock benchmark $now: $lua_version$versions; $cpus CPUs, $(uname -sr)"
+BENCH_BASELINE=$baseline
+BENCH_RESULTS=$results
+BENCH_WRAP=$wrap
+export LUA BENCH_LIBS BENCH_HEADER BENCH_BASELINE BENCH_RESULTS BENCH_WRAP
 
 echo "bench: $BENCH_HEADER" >&2
 "$LUA" bench/run.lua

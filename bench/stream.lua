@@ -85,7 +85,7 @@ libs.luasocket = function()
   function lib.connect(port)
     local c = socket.tcp()
     c:settimeout(TIMEOUT)
-    check(c:connect("127.0.0.1", port), "connect")
+    check(c:connect("127.0.0.1", tonumber(port)), "connect")
     return c
   end
   lib.sendall = send_all
@@ -118,7 +118,7 @@ libs.lsock = function()
   function lib.connect(port)
     local c = tcp()
     c:settimeout(TIMEOUT)
-    check(c:connect("127.0.0.1", port), "connect")
+    check(c:connect("127.0.0.1", tonumber(port)), "connect")
     return c
   end
   lib.sendall = send_all

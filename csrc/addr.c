@@ -6,6 +6,7 @@
 #define _GNU_SOURCE /* NI_* and AI_* extensions, if_indextoname */
 
 #include <arpa/inet.h>
+#include <ctype.h>
 #include <net/if.h>
 #include <netdb.h>
 #include <netinet/in.h>
@@ -33,12 +34,12 @@ static const int type_values[] = {SOCK_STREAM, SOCK_DGRAM, SOCK_SEQPACKET,
 
 int lsk_check_family(lua_State *L, int idx, int def) {
     if (lua_isnoneornil(L, idx)) return def;
-    return family_values[luaL_checkoption(L, idx, NULL, family_names)];
+    return family_values[lsk_check_name(L, idx, "family", family_names, NULL)];
 }
 
 int lsk_check_type(lua_State *L, int idx, int def) {
     if (lua_isnoneornil(L, idx)) return def;
-    return type_values[luaL_checkoption(L, idx, NULL, type_names)];
+    return type_values[lsk_check_name(L, idx, "type", type_names, NULL)];
 }
 
 const char *lsk_family_name(int family) {
@@ -117,6 +118,16 @@ static int unix_addr(lua_State *L, int idx, lsk_addr *out) {
     return 0;
 }
 
+/* The resolver's text, lower-cased like the operating system's. */
+static void push_gai_error(lua_State *L, const char *what, const char *name, int err) {
+    char msg[128];
+    snprintf(msg, sizeof msg, "%s", gai_strerror(err));
+    if (isupper((unsigned char)msg[0]) && !isupper((unsigned char)msg[1]))
+        msg[0] = (char)tolower((unsigned char)msg[0]);
+    lua_pushnil(L);
+    lua_pushfstring(L, "%s %s: %s", what, name, msg);
+}
+
 int lsk_get_addr(lua_State *L, int idx, int family, int passive,
                  const char *what, lsk_addr *out) {
     const char *host;
@@ -139,10 +150,13 @@ int lsk_get_addr(lua_State *L, int idx, int family, int passive,
     snprintf(portstr, sizeof portstr, "%d", port);
     err = getaddrinfo(host, portstr, &hints, &res);
     if (err != 0 || res == NULL) {
-        lua_pushnil(L);
-        lua_pushfstring(L, "%s %s: %s", what, host,
-                        err ? gai_strerror(err) : "no address");
         if (res) freeaddrinfo(res);
+        if (err == 0) {
+            lua_pushnil(L);
+            lua_pushfstring(L, "%s %s: no address", what, host);
+        } else {
+            push_gai_error(L, what, host, err);
+        }
         return 2;
     }
     memcpy(&out->ss, res->ai_addr, res->ai_addrlen);
@@ -252,22 +266,19 @@ static int opt_bool(lua_State *L, int t, const char *name) {
 /* hints.family / hints.type: a name from names, def when absent. */
 static int hint_name(lua_State *L, const char *field, const char *const names[],
                      const int values[], int def) {
-    const char *v;
     int i;
     lua_getfield(L, 3, field);
     if (lua_isnil(L, -1)) {
         lua_pop(L, 1);
         return def;
     }
-    v = lua_tostring(L, -1);
-    for (i = 0; v != NULL && names[i] != NULL; i++) {
-        if (strcmp(names[i], v) == 0) {
-            lua_pop(L, 1);
-            return values[i];
-        }
-    }
-    return luaL_argerror(L, 3, lua_pushfstring(L, "hints.%s: unknown %s '%s'", field, field,
-                                               v ? v : luaL_typename(L, -1)));
+    i = lsk_find_name(names, lua_type(L, -1) == LUA_TSTRING ? lua_tostring(L, -1) : NULL);
+    if (i < 0)
+        luaL_argerror(L, 3, lua_pushfstring(L, "hints.%s: unknown %s '%s'", field, field,
+                                            lua_type(L, -1) == LUA_TSTRING ? lua_tostring(L, -1)
+                                                                : luaL_typename(L, -1)));
+    lua_pop(L, 1);
+    return values[i];
 }
 
 int lsk_getaddrinfo(lua_State *L) {
@@ -305,9 +316,7 @@ int lsk_getaddrinfo(lua_State *L) {
         luaL_argerror(L, 3, "family must be inet or inet6");
     err = getaddrinfo(host, service, &hints, &res);
     if (err != 0) {
-        lua_pushnil(L);
-        lua_pushfstring(L, "getaddrinfo %s: %s", host ? host : (service ? service : "*"),
-                        gai_strerror(err));
+        push_gai_error(L, "getaddrinfo", host ? host : (service ? service : "*"), err);
         return 2;
     }
     lua_newtable(L);
@@ -359,8 +368,7 @@ int lsk_getnameinfo(lua_State *L) {
     err = getnameinfo((struct sockaddr *)&a.ss, a.len, host, sizeof host, serv,
                       sizeof serv, flags);
     if (err != 0) {
-        lua_pushnil(L);
-        lua_pushfstring(L, "getnameinfo %s: %s", addr, gai_strerror(err));
+        push_gai_error(L, "getnameinfo", addr, err);
         return 2;
     }
     lua_pushstring(L, host);

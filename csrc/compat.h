@@ -30,8 +30,9 @@ static inline void luaL_setfuncs(lua_State *L, const luaL_Reg *l, int nup) {
 #endif
 #endif /* LUA_VERSION_NUM < 502 */
 
-/* Is the value at idx an integer-valued number? On 5.3+ floats with an
- * integral value count too (lua_tointegerx accepts them). */
+/* Is the value at idx an integer-valued number (or a string holding one,
+ * as luaL_checkinteger accepts on every version)? Floats with an
+ * integral value count too. */
 static inline int lsock_tointeger(lua_State *L, int idx, lua_Integer *out) {
 #if LUA_VERSION_NUM >= 503
     int ok = 0;
@@ -43,7 +44,7 @@ static inline int lsock_tointeger(lua_State *L, int idx, lua_Integer *out) {
 #else
     lua_Number n;
     *out = 0;
-    if (lua_type(L, idx) != LUA_TNUMBER) return 0;
+    if (!lua_isnumber(L, idx)) return 0; /* numbers and numeric strings */
     n = lua_tonumber(L, idx);
     if (n != n || n < -9007199254740992.0 || n > 9007199254740992.0) return 0;
     if ((lua_Number)(lua_Integer)n != n) return 0;

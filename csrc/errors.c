@@ -1,6 +1,8 @@
 /*
  * errors.c: how failures reach Lua. One helper builds the canonical
- * `nil, message, errno` triple; the errno table maps names to numbers.
+ * `nil, message, errno` triple; the errno table maps names to numbers;
+ * name arguments ("inet", "stream", ...) are checked with messages that
+ * say what kind of name was expected.
  */
 #define _POSIX_C_SOURCE 200809L /* the XSI strerror_r */
 
@@ -27,6 +29,29 @@ int lsk_fail(lua_State *L, int err, const char *what) {
     lua_pushfstring(L, "%s: %s", what, msg);
     lua_pushinteger(L, err);
     return 3;
+}
+
+int lsk_find_name(const char *const names[], const char *name) {
+    int i;
+    for (i = 0; name != NULL && names[i] != NULL; i++)
+        if (strcmp(names[i], name) == 0) return i;
+    return -1;
+}
+
+int lsk_check_name(lua_State *L, int idx, const char *what,
+                   const char *const names[], const char *def) {
+    const char *name = def;
+    int i;
+    if (!lua_isnoneornil(L, idx) || def == NULL) {
+        if (lua_type(L, idx) != LUA_TSTRING)
+            return luaL_argerror(L, idx, lua_pushfstring(L, "%s name expected, got %s",
+                                                         what, luaL_typename(L, idx)));
+        name = lua_tostring(L, idx);
+    }
+    i = lsk_find_name(names, name);
+    if (i < 0)
+        return luaL_argerror(L, idx, lua_pushfstring(L, "unknown %s '%s'", what, name));
+    return i;
 }
 
 int lsk_timeout_result(lua_State *L) {

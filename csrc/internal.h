@@ -37,6 +37,12 @@ int lsk_fail(lua_State *L, int err, const char *what);
 /* Push nil, "timeout" / nil, "closed" and return 2. */
 int lsk_timeout_result(lua_State *L);
 int lsk_closed_result(lua_State *L);
+/* Index of name in the NULL-terminated names, or -1. */
+int lsk_find_name(const char *const names[], const char *name);
+/* The index of the name argument at idx among names (def when absent and
+ * def is not NULL); raises "unknown <what> 'x'" otherwise. */
+int lsk_check_name(lua_State *L, int idx, const char *what,
+                   const char *const names[], const char *def);
 /* Push the errno table. */
 void lsk_push_errno_table(lua_State *L);
 

@@ -81,7 +81,7 @@ static int check_protocol(lua_State *L, int idx) {
             luaL_argerror(L, idx, "protocol number out of range");
         return (int)p;
     }
-    return protocol_values[luaL_checkoption(L, idx, NULL, protocol_names)];
+    return protocol_values[lsk_check_name(L, idx, "protocol", protocol_names, NULL)];
 }
 
 /* Families and types this version implements; the others are named in
@@ -323,7 +323,7 @@ static int sock_shutdown(lua_State *L) {
     static const char *const names[] = {"receive", "send", "both", NULL};
     static const int values[] = {SHUT_RD, SHUT_WR, SHUT_RDWR};
     lsk_socket *s = check_socket(L);
-    int how = values[luaL_checkoption(L, 2, "both", names)];
+    int how = values[lsk_check_name(L, 2, "shutdown mode", names, "both")];
     if (s->st.fd < 0) return lsk_closed_result(L);
     if (shutdown(s->st.fd, how) < 0) return lsk_fail(L, errno, "shutdown");
     lua_pushboolean(L, 1);

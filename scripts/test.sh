@@ -35,6 +35,11 @@ run_busted() {
     skipped=$((skipped + skip))
     failed=$((failed + bad))
     echo "   $name: $((ok - skip)) passed, $bad failed, $skip skipped"
+    # Every skip says why; group them by reason.
+    grep -E '^ok [0-9]+ - # SKIP' "$LOG/$name.tap" |
+        sed -E 's/^ok [0-9]+ - # SKIP //; s/^.*\((skipped: [^)]*)\)$/\1/' |
+        sort | uniq -c | sed -E 's/^ *([0-9]+) (skipped: )?/   skipped \1: /'
+
     if [ "$rc" -ne 0 ] && [ "$bad" -eq 0 ]; then
         fail "$name: busted exited $rc without a failing spec (see $LOG/$name.tap)"
         tail -n 20 "$LOG/$name.tap"
@@ -73,6 +78,17 @@ else
     cat "$LOG/build-asan.log"
 fi
 
+# A C host embeds Lua and lsock and hands a script its own descriptor.
+for v in lua5.1 lua5.4 luajit; do
+    if make --no-print-directory -s LUA="$v" embed >"$LOG/embed-$v.log" 2>&1 &&
+        "build/$v/embed-host" examples/embed/script.lua >>"$LOG/embed-$v.log" 2>&1; then
+        pass "embedding host (examples/embed) on $v"
+    else
+        fail "embedding host (examples/embed) on $v"
+        cat "$LOG/embed-$v.log"
+    fi
+done
+
 # The rockspec builds and installs offline into a throwaway tree.
 for lv in 5.1 5.4; do
     tree=$(mktemp -d)
@@ -91,7 +107,7 @@ done
 # luarocks make leaves its objects in the source tree.
 rm -f csrc/*.o lsock/core.so 2>/dev/null; rmdir lsock 2>/dev/null
 
-if luacheck -q lua spec examples bench >"$LOG/luacheck.log" 2>&1; then
+if luacheck -q --no-color lua spec examples bench >"$LOG/luacheck.log" 2>&1; then
     pass "luacheck"
 else
     fail "luacheck"
