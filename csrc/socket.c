@@ -397,7 +397,9 @@ static int sock_getstats(lua_State *L) {
     lua_pushinteger(L, (lua_Integer)s->st.received);
     lua_pushinteger(L, (lua_Integer)s->st.sent);
     lua_pushnumber(L, lsk_monotime() - s->st.created);
-    return 3;
+    /* The memory the receive buffer holds: 0 for an idle connection. */
+    lua_pushinteger(L, (lua_Integer)s->st.in.cap);
+    return 4;
 }
 
 static int sock_events(lua_State *L) {

@@ -569,6 +569,40 @@ describe("tcp stream", function()
 
   describe("getstats", function()
 
+    it("reports no receive buffer while nothing received is pending", function()
+      local a, b = util.pair()
+      assert.equal(0, select(4, b:getstats()))
+      a:send("one\ntwo\n")
+      assert.equal("one", b:receive())
+      assert.is_true(select(4, b:getstats()) > 0, "the rest of the read is held")
+      assert.equal("two", b:receive())
+      assert.equal(0, select(4, b:getstats()))
+      a:close()
+      b:close()
+    end)
+
+    it("keeps 200 idle connections that have read data at zero buffer memory", function()
+      local server = util.listen("127.0.0.1")
+      local port = select(2, server:getsockname())
+      local conns = {}
+      for i = 1, 200 do
+        local c = assert(lsock.connect("127.0.0.1", port, { timeout = util.TIMEOUT }))
+        local s = assert(server:accept())
+        s:settimeout(util.TIMEOUT)
+        c:send(string.rep("x", 1000) .. "\n")
+        assert.equal(1000, #s:receive())
+        conns[i] = { c, s }
+      end
+      local held = 0
+      for _, pair in ipairs(conns) do
+        held = held + select(4, pair[2]:getstats())
+        pair[1]:close()
+        pair[2]:close()
+      end
+      server:close()
+      assert.equal(0, held)
+    end)
+
     it("counts the bytes received and sent, and the age", function()
       local a, b = util.pair()
       assert.equal(5, a:send("hello"))
@@ -600,6 +634,16 @@ describe("tcp stream", function()
       end
       assert.same({ nil, "closed", "" }, three(conn:receive(1)))
       assert.equal(total, (conn:getstats()))
+      assert.equal("sent " .. total, finish(conn, peer))
+    end)
+
+    it("returns 16 MiB from one receive(n), with no cap on a single read", function()
+      local total = 16 * MiB
+      local conn, peer = with_peer("127.0.0.1", "send", total)
+      local data = conn:receive(total)
+      assert.equal(total, data and #data)
+      local check = util.checker()
+      assert.is_true(check.feed(data), "data differs")
       assert.equal("sent " .. total, finish(conn, peer))
     end)
 
