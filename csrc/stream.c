@@ -70,25 +70,33 @@ static int partial_result(lua_State *L, lsk_stream *st, const char *err,
     return 3;
 }
 
+/* The hot path reads a line per call, so the pattern is classified with
+ * as few API calls as possible. */
 static int parse_pattern(lua_State *L, int idx, size_t *count) {
-    if (lua_isnoneornil(L, idx)) return PAT_LINE;
-    if (lua_type(L, idx) == LUA_TNUMBER) {
-        lua_Integer n;
-        if (!lsock_tointeger(L, idx, &n) || n < 0)
-            luaL_argerror(L, idx, "invalid receive pattern (a count must be a non-negative integer)");
-        *count = (size_t)n;
-        return PAT_COUNT;
-    }
-    if (lua_type(L, idx) == LUA_TSTRING) {
-        const char *p = lua_tostring(L, idx);
-        if (p[0] == '*') p++;
-        if (p[0] != '\0' && p[1] == '\0') {
+    size_t len;
+    const char *p;
+    switch (lua_type(L, idx)) {
+    case LUA_TNONE:
+    case LUA_TNIL:
+        return PAT_LINE;
+    case LUA_TSTRING:
+        p = lua_tolstring(L, idx, &len);
+        if (len == 2 && p[0] == '*') p++, len--;
+        if (len == 1) {
             switch (p[0]) {
             case 'l': return PAT_LINE;
             case 'L': return PAT_LINE_EOL;
             case 'a': return PAT_ALL;
             }
         }
+        break;
+    case LUA_TNUMBER: {
+        lua_Integer n;
+        if (!lsock_tointeger(L, idx, &n) || n < 0)
+            luaL_argerror(L, idx, "invalid receive pattern (a count must be a non-negative integer)");
+        *count = (size_t)n;
+        return PAT_COUNT;
+    }
     }
     return luaL_argerror(L, idx, "invalid receive pattern (expected 'l', 'L', 'a' or a count)");
 }
@@ -117,9 +125,10 @@ static long fill(lua_State *L, lsk_stream *st, void *obj, size_t room,
 
 int lsk_stream_receive(lua_State *L, lsk_stream *st, void *obj) {
     size_t count = 0, plen = 0, max = 0, scanned = 0;
+    int top = lua_gettop(L);
     int pat = parse_pattern(L, 2, &count);
-    const char *prefix = luaL_optlstring(L, 3, "", &plen);
-    int has_max = !lua_isnoneornil(L, 4);
+    const char *prefix = top >= 3 ? luaL_optlstring(L, 3, "", &plen) : "";
+    int has_max = top >= 4 && !lua_isnil(L, 4);
     lsk_deadline d;
 
     if (has_max) {
