@@ -65,42 +65,10 @@ end
 -- through a wrapper, so that the time is the library's.
 local libs = {}
 
-libs.luasocket = function()
-  local socket = require "socket"
-  local lib = { clock = socket.gettime, line_pattern = "*l" }
-  function lib.listen()
-    local s = socket.tcp()
-    check(s:bind("127.0.0.1", 0), "bind")
-    check(s:listen(1), "listen")
-    s:settimeout(TIMEOUT)
-    local _, port = s:getsockname()
-    return s, port
-  end
-  function lib.accept(s)
-    local c = check(s:accept(), "accept")
-    c:settimeout(TIMEOUT)
-    s:close()
-    return c
-  end
-  function lib.connect(port)
-    local c = socket.tcp()
-    c:settimeout(TIMEOUT)
-    check(c:connect("127.0.0.1", tonumber(port)), "connect")
-    return c
-  end
-  lib.sendall = send_all
-  return lib
-end
-
-libs.lsock = function()
-  local cpath = os.getenv("LSOCK_CPATH")
-  if cpath and cpath ~= "" then
-    package.cpath = cpath .. ";" .. package.cpath
-  end
-  local core = require "lsock.core"
-  local tcp = core.tcp or function() return core.socket("inet", "stream") end
-  local lib = { clock = core.monotime, line_pattern = "l" }
-  if not lib.clock then fail("lsock.core has no monotime()") end
+-- LuaSocket and lsock share the API of everything measured here: only the
+-- constructor, the clock and the name of the line pattern differ.
+local function socket_like(tcp, clock, line_pattern)
+  local lib = { clock = clock, line_pattern = line_pattern, sendall = send_all }
   function lib.listen()
     local s = tcp()
     check(s:bind("127.0.0.1", 0), "bind")
@@ -121,8 +89,21 @@ libs.lsock = function()
     check(c:connect("127.0.0.1", tonumber(port)), "connect")
     return c
   end
-  lib.sendall = send_all
   return lib
+end
+
+libs.luasocket = function()
+  local socket = require "socket"
+  return socket_like(socket.tcp, socket.gettime, "*l")
+end
+
+libs.lsock = function()
+  local cpath = os.getenv("LSOCK_CPATH")
+  if cpath and cpath ~= "" then
+    package.cpath = cpath .. ";" .. package.cpath
+  end
+  local core = require "lsock.core"
+  return socket_like(core.tcp, core.monotime, "l")
 end
 
 libs.cqueues = function()

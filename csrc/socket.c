@@ -197,18 +197,22 @@ static int sock_close(lua_State *L) {
     return 1;
 }
 
+/* nil, "<verb> <address>: <os text>", errno */
+static int fail_at(lua_State *L, int err, const char *verb, const lsk_addr *a) {
+    char what[160];
+    size_t n = (size_t)snprintf(what, sizeof what, "%s ", verb);
+    if (n < sizeof what)
+        lsk_format_addr((const struct sockaddr *)&a->ss, a->len, what + n, sizeof what - n);
+    return lsk_fail(L, err, what);
+}
+
 static int sock_bind(lua_State *L) {
     lsk_socket *s = check_socket(L);
     lsk_addr a;
     int n = lsk_get_addr(L, 2, s->family, 1, "bind", &a);
-    char what[160] = "bind ";
     if (n) return n;
     if (s->st.fd < 0) return lsk_closed_result(L);
-    if (bind(s->st.fd, (struct sockaddr *)&a.ss, a.len) < 0) {
-        int err = errno;
-        lsk_format_addr((struct sockaddr *)&a.ss, a.len, what + 5, sizeof what - 5);
-        return lsk_fail(L, err, what);
-    }
+    if (bind(s->st.fd, (struct sockaddr *)&a.ss, a.len) < 0) return fail_at(L, errno, "bind", &a);
     lua_pushboolean(L, 1);
     return 1;
 }
@@ -274,7 +278,6 @@ static int finish_connect(lua_State *L, lsk_socket *s, const lsk_addr *a) {
     lsk_deadline d;
     int w, err = 0;
     socklen_t len = sizeof err;
-    char what[160] = "connect ";
 
     lsk_deadline_init(&d, &s->st.tm);
     /* With a zero timeout the outcome may be known already. */
@@ -286,10 +289,7 @@ static int finish_connect(lua_State *L, lsk_socket *s, const lsk_addr *a) {
     s->connecting = 0;
     if (w != 0) err = w;
     else if (getsockopt(s->st.fd, SOL_SOCKET, SO_ERROR, &err, &len) < 0) err = errno;
-    if (err != 0) {
-        lsk_format_addr((const struct sockaddr *)&a->ss, a->len, what + 8, sizeof what - 8);
-        return lsk_fail(L, err, what);
-    }
+    if (err != 0) return fail_at(L, err, "connect", a);
     lua_pushboolean(L, 1);
     return 1;
 }
@@ -298,7 +298,6 @@ static int sock_connect(lua_State *L) {
     lsk_socket *s = check_socket(L);
     lsk_addr a;
     int n = lsk_get_addr(L, 2, s->family, 0, "connect", &a);
-    char what[160] = "connect ";
     if (n) return n;
     if (s->st.fd < 0) return lsk_closed_result(L);
     s->st.pending = 0;
@@ -309,11 +308,8 @@ static int sock_connect(lua_State *L) {
         }
         /* After EINTR the connection goes on asynchronously, exactly as
          * after EINPROGRESS. */
-        if (errno != EINPROGRESS && errno != EINTR && errno != EAGAIN) {
-            int err = errno;
-            lsk_format_addr((struct sockaddr *)&a.ss, a.len, what + 8, sizeof what - 8);
-            return lsk_fail(L, err, what);
-        }
+        if (errno != EINPROGRESS && errno != EINTR && errno != EAGAIN)
+            return fail_at(L, errno, "connect", &a);
         s->connecting = 1;
     }
     return finish_connect(L, s, &a);

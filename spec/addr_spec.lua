@@ -5,30 +5,10 @@
 
 local lsock = require "lsock"
 
--- See spec/socket_spec.lua: fn must raise, and the message must contain one
--- of `names` (the argument's name or its position "#n").
-local function assert_raises(names, fn)
-  local ok, err = pcall(fn)
-  assert.is_false(ok, "expected an error to be raised, but the call returned")
-  err = tostring(err)
-  local named = false
-  for _, name in ipairs(names) do
-    if err:find(name, 1, true) then named = true end
-  end
-  assert.is_true(named, ("error %q names none of: %s"):format(err, table.concat(names, ", ")))
-  return err
-end
-
-local function assert_integer(v, what)
-  assert.is_number(v, what)
-  assert.equal("integer", math.type(v), what .. " is an integer")
-end
-
-local function it_if(cond, reason)
-  if cond then return it end
-  return function(name) pending(name .. " (skipped: " .. reason .. ")") end
-end
-local it_integers = it_if(math.type ~= nil, "integers need Lua 5.3+, this is " .. _VERSION)
+local checks = require "helpers.checks" {
+  it = it, assert = assert, pending = pending, after_each = after_each }
+local assert_raises, assert_integer = checks.assert_raises, checks.assert_integer
+local it_integers = checks.it_integers
 
 local function find_entry(list, fields)
   for _, entry in ipairs(list) do

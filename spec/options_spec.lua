@@ -6,20 +6,13 @@
 
 local lsock = require "lsock"
 
-local LOCAL4, LOCAL6 = "127.0.0.1", "::1"
+local LOCAL4 = "127.0.0.1"
 
-local opened = {}
-local function track(s, ...)
-  if s then opened[#opened + 1] = s end
-  return s, ...
-end
-
-after_each(function()
-  for i = #opened, 1, -1 do
-    pcall(opened[i].close, opened[i])
-    opened[i] = nil
-  end
-end)
+local checks = require "helpers.checks" {
+  it = it, assert = assert, pending = pending, after_each = after_each }
+local track, must = checks.tracker(), checks.must
+local assert_raises, assert_integer = checks.assert_raises, checks.assert_integer
+local it_ipv6, it_integers = checks.it_ipv6, checks.it_integers
 
 local function tcp(family)
   local s = track(lsock.tcp(family))
@@ -27,36 +20,6 @@ local function tcp(family)
   return s
 end
 
-local function must(v, ...)
-  if v == nil or v == false then error("setup failed: " .. tostring((...)), 2) end
-  return v, ...
-end
-
--- See spec/socket_spec.lua: fn must raise, and the message must contain one
--- of `names` (the option or argument name, or the position "#n").
-local function assert_raises(names, fn)
-  local ok, err = pcall(fn)
-  assert.is_false(ok, "expected an error to be raised, but the call returned")
-  err = tostring(err)
-  local named = false
-  for _, name in ipairs(names) do
-    if err:find(name, 1, true) then named = true end
-  end
-  assert.is_true(named, ("error %q names none of: %s"):format(err, table.concat(names, ", ")))
-  return err
-end
-
-local function assert_integer(v, what)
-  assert.is_number(v, what)
-  if math.type then
-    assert.equal("integer", math.type(v), what .. " is an integer")
-  else
-    assert.equal(math.floor(v), v, what .. " is integral")
-  end
-end
-
--- The answer to an option the kernel does not apply to this socket: nil, a
--- message and the errno.
 local function assert_refused(what, ok, err, errno)
   assert.is_nil(ok, what .. " should answer nil")
   assert.is_string(err, what .. " should give a message")
@@ -75,20 +38,6 @@ local function assert_round_trip_or_refused(s, name, value)
   end
 end
 
-local function ipv6_available()
-  local ok, s = pcall(lsock.tcp, "inet6")
-  if not ok or not s then return false end
-  local bound = s:bind(LOCAL6, 0)
-  s:close()
-  return bound == true
-end
-
-local function it_if(cond, reason)
-  if cond then return it end
-  return function(name) pending(name .. " (skipped: " .. reason .. ")") end
-end
-local it_ipv6 = it_if(ipv6_available(), "no IPv6 loopback here")
-local it_integers = it_if(math.type ~= nil, "integers need Lua 5.3+, this is " .. _VERSION)
 
 describe("socket options", function()
   describe("booleans", function()

@@ -9,39 +9,11 @@ local lsock = require "lsock"
 local LOCAL4, LOCAL6 = "127.0.0.1", "::1"
 local WAIT = 5 -- seconds: the timeout every spec socket gets, so nothing hangs
 
--- Sockets opened by the running spec; after_each closes them, so a failing
--- assertion never leaks a descriptor into the next spec.
-local opened = {}
-local function track(s, ...)
-  if s then opened[#opened + 1] = s end
-  return s, ...
-end
-
--- Setup steps that must work for the spec to mean anything.
-local function must(v, ...)
-  if v == nil or v == false then error("setup failed: " .. tostring((...)), 2) end
-  return v, ...
-end
-
--- Asserts that fn raises and that the message names the argument: it must
--- contain at least one of the plain strings in `names` (the argument's name
--- or its position "#n" as luaL_argerror writes it). Returns the message.
-local function assert_raises(names, fn)
-  local ok, err = pcall(fn)
-  assert.is_false(ok, "expected an error to be raised, but the call returned")
-  err = tostring(err)
-  local named = false
-  for _, name in ipairs(names) do
-    if err:find(name, 1, true) then named = true end
-  end
-  assert.is_true(named, ("error %q names none of: %s"):format(err, table.concat(names, ", ")))
-  return err
-end
-
-local function assert_integer(v, what)
-  assert.is_number(v, what)
-  if math.type then assert.equal("integer", math.type(v), what .. " is an integer") end
-end
+local checks = require "helpers.checks" {
+  it = it, assert = assert, pending = pending, after_each = after_each }
+local track, must = checks.tracker(), checks.must
+local assert_raises, assert_integer = checks.assert_raises, checks.assert_integer
+local it_ipv6, it_integers, it_lua54 = checks.it_ipv6, checks.it_integers, checks.it_lua54
 
 local function listener(family)
   local host = family == "inet6" and LOCAL6 or LOCAL4
@@ -73,23 +45,7 @@ local function closed_port()
   return port
 end
 
-local function ipv6_available()
-  local ok, s = pcall(lsock.tcp, "inet6")
-  if not ok or not s then return false end
-  local bound = s:bind(LOCAL6, 0)
-  s:close()
-  return bound == true
-end
-local HAVE_IPV6 = ipv6_available()
-
-local function it_if(cond, reason)
-  if cond then return it end
-  return function(name) pending(name .. " (skipped: " .. reason .. ")") end
-end
-local it_ipv6 = it_if(HAVE_IPV6, "no IPv6 loopback here")
-local it_integers = it_if(math.type ~= nil, "integers need Lua 5.3+, this is " .. _VERSION)
-local it_lua54 = it_if(_VERSION >= "Lua 5.4", "<close> needs Lua 5.4+, this is " .. _VERSION)
-local it_proc = it_if(io.open("/proc/self/stat") ~= nil, "no /proc filesystem")
+local it_proc = checks.it_if(io.open("/proc/self/stat") ~= nil, "no /proc filesystem")
 
 -- Descriptor accounting through /proc (Linux): the entries of
 -- /proc/<our pid>/fd, listed by a child `ls` that looks at our table, not its
@@ -108,13 +64,6 @@ local function count_fds()
   p:close()
   return n
 end
-
-after_each(function()
-  for i = #opened, 1, -1 do
-    pcall(opened[i].close, opened[i])
-    opened[i] = nil
-  end
-end)
 
 describe("lsock module", function()
   it("reports its version", function()

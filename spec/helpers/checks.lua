@@ -1,0 +1,84 @@
+-- spec/helpers/checks.lua: assertions and guards shared by the spec files
+-- (busted only; the child peers use spec/helpers/util.lua instead).
+--
+-- busted gives each spec file its own `it`, `assert`, `pending` and
+-- `after_each`, which a required module cannot see, so a spec file passes
+-- them in:
+--   local checks = require "helpers.checks" {
+--     it = it, assert = assert, pending = pending, after_each = after_each }
+local lsock = require "lsock"
+
+local function ipv6_available()
+  local ok, s = pcall(lsock.tcp, "inet6")
+  if not ok or not s then return false end
+  local bound = s:bind("::1", 0)
+  s:close()
+  return bound == true
+end
+local HAVE_IPV6 = ipv6_available()
+
+return function(busted)
+  local it, assert, pending, after_each = busted.it, busted.assert, busted.pending, busted.after_each
+  local checks = {}
+
+  --- A tracker for sockets opened by the running spec: `track(s, ...)`
+  -- remembers s and returns its arguments; after each spec every tracked
+  -- socket is closed, so a failing assertion never leaks a descriptor into
+  -- the next spec. Call at the top level of a spec file.
+  function checks.tracker()
+    local opened = {}
+    after_each(function()
+      for i = #opened, 1, -1 do
+        pcall(opened[i].close, opened[i])
+        opened[i] = nil
+      end
+    end)
+    return function(s, ...)
+      if s then opened[#opened + 1] = s end
+      return s, ...
+    end
+  end
+
+  --- A setup step that must work for the spec to mean anything.
+  function checks.must(v, ...)
+    if v == nil or v == false then error("setup failed: " .. tostring((...)), 2) end
+    return v, ...
+  end
+
+  --- fn must raise, and the message must name the argument: contain at least
+  -- one of the plain strings in `names` (its name, or its position "#n" as
+  -- luaL_argerror writes it). Returns the message.
+  function checks.assert_raises(names, fn)
+    local ok, err = pcall(fn)
+    assert.is_false(ok, "expected an error to be raised, but the call returned")
+    err = tostring(err)
+    local named = false
+    for _, name in ipairs(names) do
+      if err:find(name, 1, true) then named = true end
+    end
+    assert.is_true(named, ("error %q names none of: %s"):format(err, table.concat(names, ", ")))
+    return err
+  end
+
+  --- v is an integer (Lua 5.3+), or at least integral (5.1, 5.2, LuaJIT).
+  function checks.assert_integer(v, what)
+    assert.is_number(v, what)
+    if math.type then
+      assert.equal("integer", math.type(v), what .. " is an integer")
+    else
+      assert.equal(math.floor(v), v, what .. " is integral")
+    end
+  end
+
+  --- `it` when cond holds, otherwise a pending spec that says why.
+  function checks.it_if(cond, reason)
+    if cond then return it end
+    return function(name) pending(name .. " (skipped: " .. reason .. ")") end
+  end
+
+  checks.it_ipv6 = checks.it_if(HAVE_IPV6, "no IPv6 loopback here")
+  checks.it_integers = checks.it_if(math.type ~= nil, "integers need Lua 5.3+, this is " .. _VERSION)
+  checks.it_lua54 = checks.it_if(_VERSION >= "Lua 5.4", "<close> needs Lua 5.4+, this is " .. _VERSION)
+
+  return checks
+end
