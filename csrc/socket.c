@@ -307,8 +307,9 @@ static int sock_connect(lua_State *L) {
             return 1;
         }
         /* After EINTR the connection goes on asynchronously, exactly as
-         * after EINPROGRESS. */
-        if (errno != EINPROGRESS && errno != EINTR && errno != EAGAIN)
+         * after EINPROGRESS. (EAGAIN, a full unix listener backlog, is a
+         * failure: nothing would tell when to try again.) */
+        if (errno != EINPROGRESS && errno != EINTR)
             return fail_at(L, errno, "connect", &a);
         s->connecting = 1;
     }
