@@ -23,11 +23,11 @@ typedef struct lsk_timeout {
     double total; /* longest whole call */
 } lsk_timeout;
 
-/* The clock of one call: start is taken lazily at the first wait, so a
- * call that never has to wait never reads the clock. */
+/* The clock of one call: its start, read only when a total limit is set,
+ * so that a call that never has to wait never reads the clock otherwise. */
 typedef struct lsk_deadline {
     const lsk_timeout *tm;
-    double start; /* < 0: not started */
+    double start; /* < 0: not needed */
 } lsk_deadline;
 
 void lsk_deadline_init(lsk_deadline *d, const lsk_timeout *tm);

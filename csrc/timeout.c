@@ -37,7 +37,9 @@ void lsk_sleep(double seconds) {
 
 void lsk_deadline_init(lsk_deadline *d, const lsk_timeout *tm) {
     d->tm = tm;
-    d->start = -1;
+    /* Only a total limit needs to know when the call began; block mode
+     * and no limit never read the clock on a call that does not wait. */
+    d->start = tm->total > 0 ? lsk_monotime() : -1;
 }
 
 static int to_ms(double s) {
@@ -53,7 +55,6 @@ int lsk_deadline_ms(lsk_deadline *d) {
     if (tm->block < 0 && tm->total < 0) return -1;
     if (tm->total < 0) return to_ms(tm->block);
     if (tm->total == 0 || tm->block == 0) return 0;
-    if (d->start < 0) d->start = lsk_monotime();
     left = d->start + tm->total - lsk_monotime();
     if (tm->block >= 0 && tm->block < left) left = tm->block;
     return to_ms(left);
