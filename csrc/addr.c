@@ -274,7 +274,7 @@ static int hint_name(lua_State *L, const char *field, const char *const names[],
     }
     i = lsk_find_name(names, lua_type(L, -1) == LUA_TSTRING ? lua_tostring(L, -1) : NULL);
     if (i < 0)
-        luaL_argerror(L, 3, lua_pushfstring(L, "hints.%s: unknown %s '%s'", field, field,
+        return luaL_argerror(L, 3, lua_pushfstring(L, "hints.%s: unknown %s '%s'", field, field,
                                             lua_type(L, -1) == LUA_TSTRING ? lua_tostring(L, -1)
                                                                 : luaL_typename(L, -1)));
     lua_pop(L, 1);
