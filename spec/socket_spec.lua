@@ -532,6 +532,26 @@ describe("lsock.listen", function()
     assert.is_true(s:getoption("acceptconn"))
   end)
 
+  it("raises naming lsock.listen and lsock.connect for a port out of range", function()
+    assert.has_error(function() lsock.listen(LOCAL4, 65536) end,
+      "bad argument #2 to 'listen' (port out of range)")
+    assert.has_error(function() lsock.connect(LOCAL4, -1) end,
+      "bad argument #2 to 'connect' (port out of range)")
+    assert.has_error(function() lsock.connect(LOCAL4, {}) end,
+      "bad argument #2 to 'connect' (port expected, got table)")
+  end)
+
+  it("takes a service name for the port", function()
+    local s, err = lsock.listen(LOCAL4, "http")
+    -- binding port 80 may be refused to a non-root user; the name resolved
+    if s then
+      assert.equal(80, select(2, s:getsockname()))
+      s:close()
+    else
+      assert.matches("^bind 127%.0%.0%.1:80: ", err)
+    end
+  end)
+
   it("accepts a connection made with lsock.connect", function()
     local server = track(lsock.listen(LOCAL4, 0))
     server:settimeout(WAIT)

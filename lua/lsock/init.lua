@@ -15,6 +15,19 @@ local function check_opts(opts, fname)
   return opts or {}
 end
 
+-- A port number (0..65535) or a service name ("http").
+local function check_port(port, fname)
+  local n = tonumber(port)
+  if type(port) == "string" and not n then return port end
+  if not n or n ~= math.floor(n) then
+    error(("bad argument #2 to '%s' (port expected, got %s)"):format(fname, type(port)), 3)
+  end
+  if n < 0 or n > 65535 then
+    error(("bad argument #2 to '%s' (port out of range)"):format(fname), 3)
+  end
+  return n
+end
+
 local function check_family(family, fname)
   if family ~= nil and family ~= "inet" and family ~= "inet6" then
     error(("bad argument #3 to '%s' (family must be \"inet\" or \"inet6\")"):format(fname), 3)
@@ -29,6 +42,7 @@ function lsock.connect(host, port, opts)
   if type(host) ~= "string" then
     error(("bad argument #1 to 'connect' (string expected, got %s)"):format(type(host)), 2)
   end
+  port = check_port(port, "connect")
   local family = check_family(opts.family, "connect")
   local answers, err = core.getaddrinfo(host, port, { family = family, type = "stream" })
   if not answers then return nil, err end
@@ -61,6 +75,7 @@ end
 -- Listen on host:port. "*" (or nil) is the wildcard of opts.family.
 function lsock.listen(host, port, opts)
   opts = check_opts(opts, "listen")
+  port = check_port(port, "listen")
   local family = check_family(opts.family, "listen")
   if host == nil or host == "*" then
     host, family = "*", family or "inet"
