@@ -78,11 +78,11 @@ size_t lsk_buffer_prepare(lsk_buffer *b, size_t room);
  * The reader and the writer in stream.c work over this interface, so a
  * TLS stream reuses them with its own read/write. Each returns bytes
  * moved (> 0), 0 at end of stream (read only), or -errno; on -EAGAIN it
- * stores in *want which readiness to wait for. */
+ * stores in *want which readiness to wait for (a TLS read may need the
+ * descriptor writable). The stream's fd is what is waited on. */
 typedef struct lsk_io {
     long (*read)(void *obj, char *dst, size_t n, int *want);
     long (*write)(void *obj, const char *src, size_t n, int *want);
-    int (*pollfd)(void *obj);
 } lsk_io;
 
 /* ---- errors (errors.c) ---------------------------------------------- */

@@ -28,9 +28,7 @@ static long sock_write(void *obj, const char *src, size_t n, int *want) {
     return lsk_send(((lsk_socket *)obj)->st.fd, src, n);
 }
 
-static int sock_pollfd(void *obj) { return ((lsk_socket *)obj)->st.fd; }
-
-static const lsk_io sock_io = {sock_read, sock_write, sock_pollfd};
+static const lsk_io sock_io = {sock_read, sock_write};
 
 /* ---- the object ------------------------------------------------------ */
 
