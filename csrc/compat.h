@@ -13,7 +13,6 @@
 /* Lua 5.1 and LuaJIT. LuaJIT 2.1's lauxlib.h already has the 5.2 names
  * (luaL_setfuncs, luaL_newlib, ...); PUC 5.1's has none of them, and
  * luaL_newlibtable tells the two apart. */
-#define lua_rawlen(L, i) lua_objlen(L, i)
 #ifndef luaL_newlibtable
 #define luaL_newlibtable(L, l) lua_createtable(L, 0, sizeof(l) / sizeof((l)[0]) - 1)
 #define luaL_newlib(L, l) (luaL_newlibtable(L, l), luaL_setfuncs(L, l, 0))
