@@ -6,7 +6,6 @@
 #define _GNU_SOURCE /* NI_* and AI_* extensions, if_indextoname */
 
 #include <arpa/inet.h>
-#include <ctype.h>
 #include <net/if.h>
 #include <netdb.h>
 #include <netinet/in.h>
@@ -122,8 +121,7 @@ static int unix_addr(lua_State *L, int idx, lsk_addr *out) {
 static void push_gai_error(lua_State *L, const char *what, const char *name, int err) {
     char msg[128];
     snprintf(msg, sizeof msg, "%s", gai_strerror(err));
-    if (isupper((unsigned char)msg[0]) && !isupper((unsigned char)msg[1]))
-        msg[0] = (char)tolower((unsigned char)msg[0]);
+    lsk_lower_first(msg);
     lua_pushnil(L);
     lua_pushfstring(L, "%s %s: %s", what, name, msg);
 }

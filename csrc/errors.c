@@ -16,10 +16,14 @@
 void lsk_strerror(int err, char *buf, size_t len) {
     if (len == 0) return;
     if (strerror_r(err, buf, len) != 0) snprintf(buf, len, "error %d", err);
+    lsk_lower_first(buf);
+}
+
+void lsk_lower_first(char *msg) {
     /* "Connection refused" reads better inside a sentence. Keep the case
      * of words like "I/O" that are all capitals. */
-    if (isupper((unsigned char)buf[0]) && !isupper((unsigned char)buf[1]))
-        buf[0] = (char)tolower((unsigned char)buf[0]);
+    if (isupper((unsigned char)msg[0]) && !isupper((unsigned char)msg[1]))
+        msg[0] = (char)tolower((unsigned char)msg[0]);
 }
 
 int lsk_fail(lua_State *L, int err, const char *what) {

@@ -89,5 +89,7 @@ typedef struct lsk_io {
 
 /* The operating system's text for err, with a lower-case first letter. */
 void lsk_strerror(int err, char *buf, size_t len);
+/* Lower-case the first letter of a message, unless it starts an acronym. */
+void lsk_lower_first(char *msg);
 
 #endif
