@@ -12,6 +12,10 @@
 #include <stdio.h>
 #include <string.h>
 #include <sys/un.h>
+#ifdef __linux__
+#include <errno.h>
+#include <linux/if_packet.h>
+#endif
 
 #include "internal.h"
 
@@ -99,20 +103,26 @@ static int unix_addr(lua_State *L, int idx, lsk_addr *out) {
     size_t len;
     const char *path = luaL_checklstring(L, idx, &len);
     struct sockaddr_un *sun = (struct sockaddr_un *)&out->ss;
+    int abstract = 0;
     memset(out, 0, sizeof *out);
-    if (len >= sizeof sun->sun_path)
+#ifdef __linux__
+    abstract = len > 0 && path[0] == '@';
+#endif
+    /* A path needs its terminator; an abstract name has none. Never
+     * truncate: a shortened path would name another socket. */
+    if (len + (abstract ? 0 : 1) > sizeof sun->sun_path)
         luaL_argerror(L, idx, "path too long for a unix socket");
+    if (!abstract && memchr(path, '\0', len) != NULL)
+        luaL_argerror(L, idx, "unix socket path contains a zero byte");
     sun->sun_family = AF_UNIX;
     memcpy(sun->sun_path, path, len);
-#ifdef __linux__
-    /* "@name" is the abstract namespace: a leading zero byte, and the
-     * length counts exactly the name, no terminator. */
-    if (len > 0 && path[0] == '@') {
+    if (abstract) {
+        /* "@name" is the abstract namespace: a leading zero byte, and the
+         * length counts exactly the name, no terminator. */
         sun->sun_path[0] = '\0';
         out->len = (socklen_t)(offsetof(struct sockaddr_un, sun_path) + len);
         return 0;
     }
-#endif
     out->len = (socklen_t)(offsetof(struct sockaddr_un, sun_path) + len + 1);
     return 0;
 }
@@ -126,7 +136,31 @@ static void push_gai_error(lua_State *L, const char *what, const char *name, int
     lua_pushfstring(L, "%s %s: %s", what, name, msg);
 }
 
-int lsk_get_addr(lua_State *L, int idx, int family, int passive,
+#ifdef AF_PACKET
+/* A packet socket's address is an interface, by name. */
+static int packet_addr(lua_State *L, int idx, const char *what, lsk_addr *out) {
+    const char *name = luaL_checkstring(L, idx);
+    struct sockaddr_ll *sll = (struct sockaddr_ll *)&out->ss;
+    unsigned index;
+    memset(out, 0, sizeof *out);
+    index = if_nametoindex(name);
+    if (index == 0) {
+        char msg[200];
+        int err = errno ? errno : ENODEV;
+        lsk_strerror(err, msg, sizeof msg);
+        lua_pushnil(L);
+        lua_pushfstring(L, "%s %s: %s", what, name, msg);
+        lua_pushinteger(L, err);
+        return 3;
+    }
+    sll->sll_family = AF_PACKET;
+    sll->sll_ifindex = (int)index;
+    out->len = sizeof *sll;
+    return 0;
+}
+#endif
+
+int lsk_get_addr(lua_State *L, int idx, int family, int flags,
                  const char *what, lsk_addr *out) {
     const char *host;
     int port, err;
@@ -134,17 +168,21 @@ int lsk_get_addr(lua_State *L, int idx, int family, int passive,
     char portstr[8];
 
     if (family == AF_UNIX) return unix_addr(L, idx, out);
+#ifdef AF_PACKET
+    if (family == AF_PACKET) return packet_addr(L, idx, what, out);
+#endif
     if (family != AF_INET && family != AF_INET6)
         return luaL_error(L, "%s: no addresses for a %s socket", what,
                           lsk_family_name(family));
     host = luaL_checkstring(L, idx);
-    port = lsk_check_port(L, idx + 1);
+    port = (flags & LSK_ADDR_NOPORT) && lua_isnoneornil(L, idx + 1)
+               ? 0 : lsk_check_port(L, idx + 1);
     if (numeric_addr(family, host, port, out)) return 0;
 
     memset(&hints, 0, sizeof hints);
     hints.ai_family = family;
     hints.ai_socktype = SOCK_STREAM; /* one answer per address */
-    hints.ai_flags = passive ? AI_PASSIVE : 0;
+    hints.ai_flags = (flags & LSK_ADDR_PASSIVE) ? AI_PASSIVE : 0;
     snprintf(portstr, sizeof portstr, "%d", port);
     err = getaddrinfo(host, portstr, &hints, &res);
     if (err != 0 || res == NULL) {
@@ -204,6 +242,9 @@ static size_t unix_path(const struct sockaddr *sa, socklen_t salen,
     if (n >= len) n = len - 1;
     memcpy(buf, sun->sun_path, n);
     if (n > 0 && buf[0] == '\0') {
+        /* Programs that bind the whole sun_path pad the name with zero
+         * bytes: they are not part of what a user would call its name. */
+        while (n > 1 && buf[n - 1] == '\0') n--;
         buf[0] = '@';
     } else {
         n = strnlen(buf, n);
@@ -227,6 +268,17 @@ void lsk_format_addr(const struct sockaddr *sa, socklen_t salen, char *buf,
     case AF_UNIX:
         unix_path(sa, salen, buf, len);
         break;
+#ifdef AF_PACKET
+    case AF_PACKET: {
+        char ifname[IF_NAMESIZE];
+        const struct sockaddr_ll *sll = (const struct sockaddr_ll *)sa;
+        if (salen < offsetof(struct sockaddr_ll, sll_addr) || sll->sll_ifindex == 0)
+            snprintf(buf, len, "any");
+        else if (if_indextoname((unsigned)sll->sll_ifindex, ifname)) snprintf(buf, len, "%s", ifname);
+        else snprintf(buf, len, "if%d", sll->sll_ifindex);
+        break;
+    }
+#endif
     default:
         snprintf(buf, len, "?");
     }
@@ -247,6 +299,16 @@ int lsk_push_addr(lua_State *L, const struct sockaddr *sa, socklen_t len) {
         lua_pushlstring(L, path, n);
         return 1;
     }
+#ifdef AF_PACKET
+    if (sa->sa_family == AF_PACKET) {
+        lsk_format_addr(sa, len, host, sizeof host);
+        lua_pushstring(L, host);
+        lua_pushinteger(L, len >= offsetof(struct sockaddr_ll, sll_addr)
+                               ? ntohs(((const struct sockaddr_ll *)sa)->sll_protocol) : 0);
+        lua_pushstring(L, "packet");
+        return 3;
+    }
+#endif
     lua_pushnil(L);
     return 1;
 }

@@ -52,6 +52,13 @@ static inline int lsock_tointeger(lua_State *L, int idx, lua_Integer *out) {
 #endif
 }
 
+/* The length of the table at idx without metamethods. */
+#if LUA_VERSION_NUM >= 502
+#define lsock_rawlen(L, idx) lua_rawlen(L, idx)
+#else
+#define lsock_rawlen(L, idx) lua_objlen(L, idx)
+#endif
+
 /* A full collection from C, used when the process runs out of
  * descriptors so that sockets dropped without close() give theirs back. */
 static inline void lsock_fullgc(lua_State *L) {

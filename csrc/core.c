@@ -2,6 +2,8 @@
  * core.c: luaopen_lsock_core, the module table and the small module
  * functions that belong to no object (clocks, sleep).
  */
+#include <sys/un.h>
+
 #include "internal.h"
 #include "lsock.h"
 
@@ -27,6 +29,9 @@ static int l_sleep(lua_State *L) {
 static const luaL_Reg functions[] = {
     {"socket", lsk_socket_new},
     {"tcp", lsk_socket_tcp},
+    {"udp", lsk_socket_udp},
+    {"socketpair", lsk_socketpair},
+    {"_issocket", lsk_is_socket_file},
     {"fromfd", lsk_socket_fromfd},
     {"getaddrinfo", lsk_getaddrinfo},
     {"getnameinfo", lsk_getnameinfo},
@@ -43,5 +48,9 @@ int luaopen_lsock_core(lua_State *L) {
     lua_setfield(L, -2, "errno");
     lua_pushliteral(L, LSOCK_VERSION);
     lua_setfield(L, -2, "_VERSION");
+    /* The longest unix socket path (without its terminator), for the Lua
+     * layer's argument checks. */
+    lua_pushinteger(L, (lua_Integer)sizeof(((struct sockaddr_un *)0)->sun_path) - 1);
+    lua_setfield(L, -2, "_UNIX_PATH_MAX");
     return 1;
 }

@@ -59,16 +59,24 @@ typedef struct lsk_addr {
     socklen_t len;
 } lsk_addr;
 
+/* Flags of lsk_get_addr. */
+#define LSK_ADDR_PASSIVE 1 /* resolve for bind (AI_PASSIVE) */
+#define LSK_ADDR_NOPORT 2  /* the port may be omitted (raw sockets): 0 */
+
 /* Read an address for a socket of `family` from the arguments at idx
- * (host and port for inet/inet6). On success returns 0 and fills out; on
- * a resolution failure pushes nil, message and returns the number of
- * results pushed. `what` names the operation for messages. */
-int lsk_get_addr(lua_State *L, int idx, int family, int passive,
+ * (host and port for inet/inet6, a path for unix, an interface name for
+ * packet). On success returns 0 and fills out; on a failure the caller
+ * should report (resolution, unknown interface) pushes nil, message
+ * [, errno] and returns the number of results pushed. `what` names the
+ * operation for messages. Raises on malformed arguments. */
+int lsk_get_addr(lua_State *L, int idx, int family, int flags,
                  const char *what, lsk_addr *out);
 /* Write "127.0.0.1:80", "[::1]:80" into buf. */
 void lsk_format_addr(const struct sockaddr *sa, socklen_t salen, char *buf,
                      size_t len);
-/* Push addr, port, family (3 values) for sa; returns the count. */
+/* Push addr, port, family (3 values) for sa; returns the count: 3 for
+ * inet, inet6 and packet (interface name, ethertype, "packet"), 1 for
+ * unix (the path). */
 int lsk_push_addr(lua_State *L, const struct sockaddr *sa, socklen_t len);
 /* Module functions */
 int lsk_getaddrinfo(lua_State *L);
@@ -84,6 +92,12 @@ int lsk_stream_recv(lua_State *L, lsk_stream *st, void *obj);
 int lsk_stream_send(lua_State *L, lsk_stream *st, void *obj);
 int lsk_stream_settimeout(lua_State *L, lsk_stream *st);
 void lsk_push_events(lua_State *L, int want);
+/* Wait for `want` within d; on a wait that ran out records `want` as the
+ * pending operation's events. Returns what lsk_wait returns. */
+int lsk_stream_wait(lsk_stream *st, int want, lsk_deadline *d);
+/* The i, j of send(data, i, j) at arguments 3 and 4, normalized as
+ * string.sub does (i > j: nothing to send). */
+void lsk_send_range(lua_State *L, size_t len, lua_Integer *pi, lua_Integer *pj);
 
 /* ---- sockets (socket.c, options.c) ---------------------------------- */
 
@@ -94,7 +108,30 @@ int lsk_socket_fromfd(lua_State *L);  /* lsock.fromfd(fd, ...) */
 /* Push a socket object owning fd; raises only on memory exhaustion. */
 lsk_socket *lsk_socket_push(lua_State *L, int fd, int family, int type,
                             int protocol);
+int lsk_socket_udp(lua_State *L);     /* lsock.udp([family]) */
+int lsk_socketpair(lua_State *L);     /* lsock.socketpair([type]) */
 int lsk_setoption(lua_State *L, lsk_socket *s);
 int lsk_getoption(lua_State *L, lsk_socket *s);
+/* A programmer error: method called on the wrong kind of socket. */
+int lsk_wrong_kind(lua_State *L, const lsk_socket *s, const char *method,
+                   const char *expected);
+/* nil, "<verb> <address>: <os text>", errno */
+int lsk_fail_at(lua_State *L, int err, const char *verb, const lsk_addr *a);
+
+/* ---- messages (dgram.c): dgram, seqpacket, raw and packet sockets ---- */
+
+int lsk_msg_send(lua_State *L, lsk_socket *s);  /* send on a connected one */
+int lsk_msg_recv(lua_State *L, lsk_socket *s);  /* recv([max]) */
+int lsk_msg_sendto(lua_State *L, lsk_socket *s);
+int lsk_msg_recvfrom(lua_State *L, lsk_socket *s);
+int lsk_msg_sendmany(lua_State *L, lsk_socket *s);
+int lsk_msg_recvmany(lua_State *L, lsk_socket *s);
+
+/* ---- ancillary data (ancillary.c): unix sockets ---------------------- */
+
+int lsk_unix_sendmsg(lua_State *L, lsk_socket *s);
+int lsk_unix_recvmsg(lua_State *L, lsk_socket *s);
+int lsk_unix_peercred(lua_State *L, lsk_socket *s);
+int lsk_is_socket_file(lua_State *L); /* core._issocket(path) */
 
 #endif

@@ -44,17 +44,27 @@ int lsk_deadline_ms(lsk_deadline *d);
 int lsk_wait(int fd, int want, lsk_deadline *d);
 /* Whether fd is ready for `want` right now (a zero-timeout poll). */
 int lsk_ready(int fd, int want);
+/* Whether the peer of a connected fd has shut down its sending side
+ * (POLLRDHUP); where that cannot be told, 1. */
+int lsk_peer_gone(int fd);
 
 /* socket(2)/accept(2) with close-on-exec and non-blocking set atomically
  * where the system allows it. Return the descriptor or -errno. */
 int lsk_sys_socket(int family, int type, int protocol);
 int lsk_sys_accept(int fd, struct sockaddr *sa, socklen_t *len);
+/* socketpair(2) the same way; returns 0 or an errno value. */
+int lsk_sys_socketpair(int family, int type, int protocol, int fds[2]);
 int lsk_setup_fd(int fd); /* non-blocking + close-on-exec + no SIGPIPE */
 int lsk_close(int fd);
 
 /* send/recv that never raise SIGPIPE; >= 0 bytes or -errno. */
 long lsk_send(int fd, const char *p, size_t n);
 long lsk_recv(int fd, char *p, size_t n);
+struct msghdr;
+/* sendmsg/recvmsg the same way (flags added to MSG_NOSIGNAL for sends;
+ * recvmsg takes received descriptors close-on-exec where it can). */
+long lsk_sendmsg(int fd, const struct msghdr *m);
+long lsk_recvmsg(int fd, struct msghdr *m);
 
 /* ---- the read buffer (buffer.c) -------------------------------------
  * Bytes received and not yet handed to Lua live in data[start, end).

@@ -84,6 +84,10 @@ static const option options[] = {
     {"hdrincl", OPT_BOOL, 0, IPPROTO_IP, IP_HDRINCL, IPPROTO_IPV6, IPV6_HDRINCL},
     {"multicast_ttl", OPT_INT, 0, IPPROTO_IP, IP_MULTICAST_TTL, IPPROTO_IPV6,
      IPV6_MULTICAST_HOPS},
+    /* The two IPv6 hop limits are separate options (one for unicast, one
+     * for multicast), never one standing in for the other. */
+    {"unicast_hops", OPT_INT, 0, NONE, NONE, IPPROTO_IPV6, IPV6_UNICAST_HOPS},
+    {"multicast_hops", OPT_INT, 0, NONE, NONE, IPPROTO_IPV6, IPV6_MULTICAST_HOPS},
     {"multicast_loop", OPT_BOOL, 0, IPPROTO_IP, IP_MULTICAST_LOOP, IPPROTO_IPV6,
      IPV6_MULTICAST_LOOP},
     {"multicast_if", OPT_MCAST_IF, 0, IPPROTO_IP, IP_MULTICAST_IF, IPPROTO_IPV6,

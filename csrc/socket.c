@@ -1,17 +1,24 @@
 /*
- * socket.c: the lsock.socket object. Creation (socket, tcp, fromfd),
- * the connection life cycle (bind, listen, accept, connect, shutdown,
- * close), descriptions (__tostring, getsockname, ...) and the glue that
- * hands stream I/O to stream.c and options to options.c.
+ * socket.c: the lsock.socket object, one for every family and type.
+ * Creation (socket, tcp, udp, socketpair, fromfd), the connection life
+ * cycle (bind, listen, accept, connect, shutdown, close), descriptions
+ * (__tostring, getsockname, ...) and the glue that hands I/O to stream.c
+ * (stream sockets), dgram.c (message sockets) and ancillary.c (unix
+ * extras), and options to options.c.
  */
 #define _GNU_SOURCE /* SO_DOMAIN */
 
+#include <arpa/inet.h>
 #include <errno.h>
 #include <netinet/in.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/socket.h>
 #include <sys/un.h>
+#ifdef __linux__
+#include <linux/if_ether.h>
+#include <linux/if_packet.h>
+#endif
 
 #include "internal.h"
 #include "lsock.h"
@@ -46,10 +53,16 @@ static lsk_socket *check_socket(lua_State *L) {
 
 /* A method for one kind of socket called on another is a programmer
  * error, reported like a bad argument. */
-static void require_stream(lua_State *L, lsk_socket *s, const char *method) {
+int lsk_wrong_kind(lua_State *L, const lsk_socket *s, const char *method,
+                   const char *expected) {
+    return luaL_error(L, "bad argument #1 to '%s' (%s socket expected, got %s %s socket)",
+                      method, expected, lsk_family_name(s->family), lsk_type_name(s->type));
+}
+
+/* listen and accept: the connection-oriented types. */
+static void require_connections(lua_State *L, lsk_socket *s, const char *method) {
     if (s->type != SOCK_STREAM && s->type != SOCK_SEQPACKET)
-        luaL_error(L, "bad argument #1 to '%s' (stream socket expected, got %s socket)",
-                   method, lsk_type_name(s->type));
+        lsk_wrong_kind(L, s, method, "stream or seqpacket");
 }
 
 lsk_socket *lsk_socket_push(lua_State *L, int fd, int family, int type,
@@ -71,8 +84,31 @@ static const char *const protocol_names[] = {"tcp", "udp", "icmp", "icmpv6", NUL
 static const int protocol_values[] = {IPPROTO_TCP, IPPROTO_UDP, IPPROTO_ICMP,
                                       IPPROTO_ICMPV6};
 
-static int check_protocol(lua_State *L, int idx) {
+#ifdef AF_PACKET
+/* A packet socket's protocol is an ethertype, given in host order (0x0800)
+ * or as "all", and kept in network order as the kernel wants it. Without
+ * one a packet socket would receive nothing, so "all" is the default. */
+static int check_ethertype(lua_State *L, int idx) {
+    static const char *const names[] = {"all", NULL};
     lua_Integer p;
+    if (lua_isnoneornil(L, idx)) return htons(ETH_P_ALL);
+    if (lua_type(L, idx) == LUA_TNUMBER) {
+        if (!lsock_tointeger(L, idx, &p) || p < 0 || p > 0xffff)
+            luaL_argerror(L, idx, "ethertype out of range (0..0xffff)");
+        return htons((unsigned short)p);
+    }
+    lsk_check_name(L, idx, "packet protocol", names, NULL);
+    return htons(ETH_P_ALL);
+}
+#endif
+
+static int check_protocol(lua_State *L, int idx, int family) {
+    lua_Integer p;
+#ifdef AF_PACKET
+    if (family == AF_PACKET) return check_ethertype(L, idx);
+#else
+    (void)family;
+#endif
     if (lua_isnoneornil(L, idx)) return 0;
     if (lua_type(L, idx) == LUA_TNUMBER) {
         if (!lsock_tointeger(L, idx, &p) || p < 0 || p > 255)
@@ -80,17 +116,6 @@ static int check_protocol(lua_State *L, int idx) {
         return (int)p;
     }
     return protocol_values[lsk_check_name(L, idx, "protocol", protocol_names, NULL)];
-}
-
-/* Families and types this version implements; the others are named in
- * the design and arrive in later releases. */
-static void check_supported(lua_State *L, int family, int type) {
-    if (family != AF_INET && family != AF_INET6 && family != AF_UNIX)
-        luaL_argerror(L, 1, lua_pushfstring(L, "family '%s' is not supported yet",
-                                            lsk_family_name(family)));
-    if (type != SOCK_STREAM)
-        luaL_argerror(L, 2, lua_pushfstring(L, "type '%s' is not supported yet",
-                                            lsk_type_name(type)));
 }
 
 static int open_socket(lua_State *L, int family, int type, int protocol) {
@@ -113,16 +138,37 @@ int lsk_socket_new(lua_State *L) {
     luaL_checkstring(L, 2);
     family = lsk_check_family(L, 1, AF_INET);
     type = lsk_check_type(L, 2, SOCK_STREAM);
-    protocol = check_protocol(L, 3);
-    check_supported(L, family, type);
+    protocol = check_protocol(L, 3, family);
     return open_socket(L, family, type, protocol);
 }
 
-int lsk_socket_tcp(lua_State *L) {
+static int open_inet(lua_State *L, int type, int protocol) {
     int family = lsk_check_family(L, 1, AF_INET);
     if (family != AF_INET && family != AF_INET6)
         luaL_argerror(L, 1, "family must be inet or inet6");
-    return open_socket(L, family, SOCK_STREAM, IPPROTO_TCP);
+    return open_socket(L, family, type, protocol);
+}
+
+int lsk_socket_tcp(lua_State *L) { return open_inet(L, SOCK_STREAM, IPPROTO_TCP); }
+int lsk_socket_udp(lua_State *L) { return open_inet(L, SOCK_DGRAM, IPPROTO_UDP); }
+
+int lsk_socketpair(lua_State *L) {
+    int type = lsk_check_type(L, 1, SOCK_STREAM), fds[2], err;
+    lsk_socket *a, *b;
+    if (type == SOCK_RAW) luaL_argerror(L, 1, "socketpair type must be stream, dgram or seqpacket");
+    /* Both objects exist before the descriptors, so running out of memory
+     * cannot leak them. */
+    a = lsk_socket_push(L, -1, AF_UNIX, type, 0);
+    b = lsk_socket_push(L, -1, AF_UNIX, type, 0);
+    err = lsk_sys_socketpair(AF_UNIX, type, 0, fds);
+    if (err == EMFILE || err == ENFILE) {
+        lsock_fullgc(L);
+        err = lsk_sys_socketpair(AF_UNIX, type, 0, fds);
+    }
+    if (err != 0) return lsk_fail(L, err, "socketpair");
+    a->st.fd = fds[0];
+    b->st.fd = fds[1];
+    return 2;
 }
 
 int lsk_socket_fromfd(lua_State *L) {
@@ -165,7 +211,6 @@ int lsk_socket_fromfd(lua_State *L) {
         lua_pushfstring(L, "%s: unsupported socket family or type", what);
         return 2;
     }
-    check_supported(L, family, type);
     s = lsk_socket_push(L, -1, family, type, protocol);
     if ((err = lsk_setup_fd((int)fd)) != 0) return lsk_fail(L, err, what);
     s->st.fd = (int)fd;
@@ -195,8 +240,7 @@ static int sock_close(lua_State *L) {
     return 1;
 }
 
-/* nil, "<verb> <address>: <os text>", errno */
-static int fail_at(lua_State *L, int err, const char *verb, const lsk_addr *a) {
+int lsk_fail_at(lua_State *L, int err, const char *verb, const lsk_addr *a) {
     char what[160];
     size_t n = (size_t)snprintf(what, sizeof what, "%s ", verb);
     if (n < sizeof what)
@@ -207,10 +251,14 @@ static int fail_at(lua_State *L, int err, const char *verb, const lsk_addr *a) {
 static int sock_bind(lua_State *L) {
     lsk_socket *s = check_socket(L);
     lsk_addr a;
-    int n = lsk_get_addr(L, 2, s->family, 1, "bind", &a);
+    int n = lsk_get_addr(L, 2, s->family, LSK_ADDR_PASSIVE, "bind", &a);
     if (n) return n;
+#ifdef AF_PACKET
+    if (s->family == AF_PACKET)
+        ((struct sockaddr_ll *)&a.ss)->sll_protocol = (unsigned short)s->protocol;
+#endif
     if (s->st.fd < 0) return lsk_closed_result(L);
-    if (bind(s->st.fd, (struct sockaddr *)&a.ss, a.len) < 0) return fail_at(L, errno, "bind", &a);
+    if (bind(s->st.fd, (struct sockaddr *)&a.ss, a.len) < 0) return lsk_fail_at(L, errno, "bind", &a);
     lua_pushboolean(L, 1);
     return 1;
 }
@@ -218,7 +266,7 @@ static int sock_bind(lua_State *L) {
 static int sock_listen(lua_State *L) {
     lsk_socket *s = check_socket(L);
     lua_Integer backlog = SOMAXCONN;
-    require_stream(L, s, "listen");
+    require_connections(L, s, "listen");
     if (!lua_isnoneornil(L, 2) && !lsock_tointeger(L, 2, &backlog))
         luaL_argerror(L, 2, "backlog must be an integer");
     if (backlog < 0) backlog = 0;
@@ -236,7 +284,7 @@ static int sock_accept(lua_State *L) {
     lsk_deadline d;
     int fd, retried = 0;
 
-    require_stream(L, s, "accept");
+    require_connections(L, s, "accept");
     if (s->st.fd < 0) return lsk_closed_result(L);
     s->st.pending = 0;
     lsk_deadline_init(&d, &s->st.tm);
@@ -253,12 +301,9 @@ static int sock_accept(lua_State *L) {
             continue;
         }
         if (fd == -EAGAIN || fd == -EWOULDBLOCK) {
-            int w = lsk_wait(s->st.fd, LSK_WANT_READ, &d);
+            int w = lsk_stream_wait(&s->st, LSK_WANT_READ, &d);
             if (w == 0) continue;
-            if (w == ETIMEDOUT) {
-                s->st.pending = LSK_WANT_READ;
-                return lsk_timeout_result(L);
-            }
+            if (w == ETIMEDOUT) return lsk_timeout_result(L);
             fd = -w;
         }
         return lsk_fail(L, -fd, "accept");
@@ -279,15 +324,12 @@ static int finish_connect(lua_State *L, lsk_socket *s, const lsk_addr *a) {
 
     lsk_deadline_init(&d, &s->st.tm);
     /* With a zero timeout the outcome may be known already. */
-    w = lsk_ready(s->st.fd, LSK_WANT_WRITE) ? 0 : lsk_wait(s->st.fd, LSK_WANT_WRITE, &d);
-    if (w == ETIMEDOUT) {
-        s->st.pending = LSK_WANT_WRITE;
-        return lsk_timeout_result(L);
-    }
+    w = lsk_ready(s->st.fd, LSK_WANT_WRITE) ? 0 : lsk_stream_wait(&s->st, LSK_WANT_WRITE, &d);
+    if (w == ETIMEDOUT) return lsk_timeout_result(L);
     s->connecting = 0;
     if (w != 0) err = w;
     else if (getsockopt(s->st.fd, SOL_SOCKET, SO_ERROR, &err, &len) < 0) err = errno;
-    if (err != 0) return fail_at(L, err, "connect", a);
+    if (err != 0) return lsk_fail_at(L, err, "connect", a);
     lua_pushboolean(L, 1);
     return 1;
 }
@@ -308,7 +350,7 @@ static int sock_connect(lua_State *L) {
          * after EINPROGRESS. (EAGAIN, a full unix listener backlog, is a
          * failure: nothing would tell when to try again.) */
         if (errno != EINPROGRESS && errno != EINTR)
-            return fail_at(L, errno, "connect", &a);
+            return lsk_fail_at(L, errno, "connect", &a);
         s->connecting = 1;
     }
     return finish_connect(L, s, &a);
@@ -325,23 +367,48 @@ static int sock_shutdown(lua_State *L) {
     return 1;
 }
 
-/* ---- stream I/O -------------------------------------------------------- */
+/* ---- I/O: streams to stream.c, messages to dgram.c --------------------- */
 
 static int sock_send(lua_State *L) {
     lsk_socket *s = check_socket(L);
-    return lsk_stream_send(L, &s->st, s);
+    if (s->type == SOCK_STREAM) return lsk_stream_send(L, &s->st, s);
+    return lsk_msg_send(L, s);
 }
 
 static int sock_receive(lua_State *L) {
     lsk_socket *s = check_socket(L);
-    require_stream(L, s, "receive");
+    if (s->type != SOCK_STREAM) lsk_wrong_kind(L, s, "receive", "stream");
     return lsk_stream_receive(L, &s->st, s);
 }
 
 static int sock_recv(lua_State *L) {
     lsk_socket *s = check_socket(L);
-    return lsk_stream_recv(L, &s->st, s);
+    if (s->type == SOCK_STREAM) return lsk_stream_recv(L, &s->st, s);
+    return lsk_msg_recv(L, s);
 }
+
+/* sendto, recvfrom and the batches: every type but stream. */
+static lsk_socket *check_message_socket(lua_State *L, const char *method) {
+    lsk_socket *s = check_socket(L);
+    if (s->type == SOCK_STREAM) lsk_wrong_kind(L, s, method, "datagram, seqpacket or raw");
+    return s;
+}
+
+static int sock_sendto(lua_State *L) { return lsk_msg_sendto(L, check_message_socket(L, "sendto")); }
+static int sock_recvfrom(lua_State *L) { return lsk_msg_recvfrom(L, check_message_socket(L, "recvfrom")); }
+static int sock_sendmany(lua_State *L) { return lsk_msg_sendmany(L, check_message_socket(L, "sendmany")); }
+static int sock_recvmany(lua_State *L) { return lsk_msg_recvmany(L, check_message_socket(L, "recvmany")); }
+
+/* Descriptor passing and credentials: unix sockets only. */
+static lsk_socket *check_unix_socket(lua_State *L, const char *method) {
+    lsk_socket *s = check_socket(L);
+    if (s->family != AF_UNIX) lsk_wrong_kind(L, s, method, "unix");
+    return s;
+}
+
+static int sock_sendmsg(lua_State *L) { return lsk_unix_sendmsg(L, check_unix_socket(L, "sendmsg")); }
+static int sock_recvmsg(lua_State *L) { return lsk_unix_recvmsg(L, check_unix_socket(L, "recvmsg")); }
+static int sock_peercred(lua_State *L) { return lsk_unix_peercred(L, check_unix_socket(L, "peercred")); }
 
 static int sock_settimeout(lua_State *L) {
     return lsk_stream_settimeout(L, &check_socket(L)->st);
@@ -448,6 +515,9 @@ static int sock_tostring(lua_State *L) {
     /* An unbound inet socket reports port 0: say nothing rather than
      * print a misleading address. */
     if (strcmp(local, "0.0.0.0:0") == 0 || strcmp(local, "[::]:0") == 0) local[0] = '\0';
+    /* A raw socket's "port" is its protocol: an unbound one names nothing. */
+    if (s->type == SOCK_RAW && (strncmp(local, "0.0.0.0:", 8) == 0 || strncmp(local, "[::]:", 5) == 0))
+        local[0] = '\0';
     lua_pushfstring(L, "%s: %s", LSOCK_SOCKET, kind);
     n = 1;
     if (local[0]) {
@@ -473,6 +543,13 @@ static const luaL_Reg methods[] = {
     {"send", sock_send},
     {"receive", sock_receive},
     {"recv", sock_recv},
+    {"sendto", sock_sendto},
+    {"recvfrom", sock_recvfrom},
+    {"sendmany", sock_sendmany},
+    {"recvmany", sock_recvmany},
+    {"sendmsg", sock_sendmsg},
+    {"recvmsg", sock_recvmsg},
+    {"peercred", sock_peercred},
     {"settimeout", sock_settimeout},
     {"shutdown", sock_shutdown},
     {"close", sock_close},

@@ -101,6 +101,12 @@ static int parse_pattern(lua_State *L, int idx, size_t *count) {
     return luaL_argerror(L, idx, "invalid receive pattern (expected 'l', 'L', 'a' or a count)");
 }
 
+int lsk_stream_wait(lsk_stream *st, int want, lsk_deadline *d) {
+    int w = lsk_wait(st->fd, want, d);
+    if (w == ETIMEDOUT) st->pending = want;
+    return w;
+}
+
 /* Read what the transport has into the buffer. Returns > 0 on data, 0 at
  * end of stream, or -errno; on a wait that ran out returns -ETIMEDOUT. */
 static long fill(lua_State *L, lsk_stream *st, void *obj, size_t room,
@@ -117,8 +123,7 @@ static long fill(lua_State *L, lsk_stream *st, void *obj, size_t room,
             return r;
         }
         if (r != -EAGAIN && r != -EWOULDBLOCK) return r;
-        w = lsk_wait(st->fd, want, d);
-        if (w == ETIMEDOUT) st->pending = want;
+        w = lsk_stream_wait(st, want, d);
         if (w != 0) return -w;
     }
 }
@@ -243,8 +248,7 @@ int lsk_stream_recv(lua_State *L, lsk_stream *st, void *obj) {
     return 1;
 }
 
-/* The i, j of send(data, i, j), normalized as string.sub does. */
-static void send_range(lua_State *L, size_t len, lua_Integer *pi, lua_Integer *pj) {
+void lsk_send_range(lua_State *L, size_t len, lua_Integer *pi, lua_Integer *pj) {
     lua_Integer i = 1, j = -1, l = (lua_Integer)len;
     if (!lua_isnoneornil(L, 3) && !lsock_tointeger(L, 3, &i))
         luaL_argerror(L, 3, "integer expected");
@@ -264,7 +268,7 @@ int lsk_stream_send(lua_State *L, lsk_stream *st, void *obj) {
     lua_Integer i, j;
     lsk_deadline d;
 
-    send_range(L, len, &i, &j);
+    lsk_send_range(L, len, &i, &j);
     if (st->fd < 0) return lsk_closed_result(L);
     st->pending = 0;
     if (i > j) {
@@ -283,10 +287,9 @@ int lsk_stream_send(lua_State *L, lsk_stream *st, void *obj) {
             continue;
         }
         if (r == -EAGAIN || r == -EWOULDBLOCK) {
-            w = lsk_wait(st->fd, want, &d);
+            w = lsk_stream_wait(st, want, &d);
             if (w == 0) continue;
             if (w == ETIMEDOUT) {
-                st->pending = want;
                 lua_pushnil(L);
                 lua_pushliteral(L, "timeout");
                 lua_pushnil(L);

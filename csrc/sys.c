@@ -22,6 +22,22 @@ static int poll_once(int fd, int want, int ms) {
     return poll(&p, 1, ms);
 }
 
+int lsk_peer_gone(int fd) {
+#ifdef POLLRDHUP
+    struct pollfd p;
+    int r;
+    p.fd = fd;
+    p.events = POLLRDHUP;
+    p.revents = 0;
+    while ((r = poll(&p, 1, 0)) < 0 && errno == EINTR) {
+    }
+    return r > 0 && (p.revents & (POLLRDHUP | POLLHUP)) != 0;
+#else
+    (void)fd;
+    return 1;
+#endif
+}
+
 int lsk_ready(int fd, int want) {
     int r;
     while ((r = poll_once(fd, want, 0)) < 0 && errno == EINTR) {
@@ -79,6 +95,27 @@ int lsk_sys_socket(int family, int type, int protocol) {
     return fd;
 }
 
+int lsk_sys_socketpair(int family, int type, int protocol, int fds[2]) {
+    int err;
+#if defined(SOCK_CLOEXEC) && defined(SOCK_NONBLOCK)
+    if (socketpair(family, type | SOCK_CLOEXEC | SOCK_NONBLOCK, protocol, fds) == 0) {
+#ifdef SO_NOSIGPIPE
+        lsk_setup_fd(fds[0]);
+        lsk_setup_fd(fds[1]);
+#endif
+        return 0;
+    }
+    if (errno != EINVAL) return errno;
+#endif
+    if (socketpair(family, type, protocol, fds) < 0) return errno;
+    if ((err = lsk_setup_fd(fds[0])) != 0 || (err = lsk_setup_fd(fds[1])) != 0) {
+        close(fds[0]);
+        close(fds[1]);
+        return err;
+    }
+    return 0;
+}
+
 int lsk_sys_accept(int fd, struct sockaddr *sa, socklen_t *len) {
     int c, err;
     for (;;) {
@@ -127,6 +164,28 @@ long lsk_send(int fd, const char *p, size_t n) {
 long lsk_recv(int fd, char *p, size_t n) {
     for (;;) {
         ssize_t r = recv(fd, p, n, 0);
+        if (r >= 0) return (long)r;
+        if (errno != EINTR) return -(long)errno;
+    }
+}
+
+long lsk_sendmsg(int fd, const struct msghdr *m) {
+    for (;;) {
+        ssize_t r = sendmsg(fd, m, LSK_SENDFLAGS);
+        if (r >= 0) return (long)r;
+        if (errno != EINTR) return -(long)errno;
+    }
+}
+
+#ifdef MSG_CMSG_CLOEXEC
+#define LSK_RECVFLAGS MSG_CMSG_CLOEXEC
+#else
+#define LSK_RECVFLAGS 0
+#endif
+
+long lsk_recvmsg(int fd, struct msghdr *m) {
+    for (;;) {
+        ssize_t r = recvmsg(fd, m, LSK_RECVFLAGS);
         if (r >= 0) return (long)r;
         if (errno != EINTR) return -(long)errno;
     }

@@ -25,7 +25,8 @@ build = {
    modules = {
       ["lsock.core"] = {
          sources = {
-            "csrc/addr.c", "csrc/buffer.c", "csrc/core.c", "csrc/errors.c",
+            "csrc/addr.c", "csrc/ancillary.c", "csrc/buffer.c", "csrc/core.c",
+            "csrc/dgram.c", "csrc/errors.c",
             "csrc/options.c", "csrc/socket.c", "csrc/stream.c", "csrc/sys.c",
             "csrc/timeout.c",
          },

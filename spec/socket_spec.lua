@@ -121,16 +121,20 @@ describe("socket creation", function()
     assert_raises({ "family", "#1" }, function() lsock.socket({}, "stream") end)
   end)
 
-  -- docs/reference.md: "packet", "dgram", "seqpacket" and "raw" raise
-  -- `not supported yet` until they land. Update these specs when they do.
-  it("raises 'not supported yet' for a family that has not landed", function()
-    local err = assert_raises({ "family", "#1" }, function() lsock.socket("packet", "stream") end)
-    assert.matches("not supported yet", err)
+  it("opens every family and type the kernel offers for it", function()
+    for _, ft in ipairs({ { "inet", "dgram" }, { "inet6", "dgram" }, { "unix", "dgram" },
+                          { "unix", "seqpacket" } }) do
+      local s = track(must(lsock.socket(ft[1], ft[2])))
+      assert.equal(ft[1], s:family())
+      assert.equal(ft[2], s:type())
+    end
   end)
 
-  it("raises 'not supported yet' for a type that has not landed", function()
-    local err = assert_raises({ "type", "#2" }, function() lsock.socket("inet", "dgram") end)
-    assert.matches("not supported yet", err)
+  it("returns the system's error for a combination the kernel refuses", function()
+    local s, err, errno = lsock.socket("packet", "stream")
+    assert.is_nil(s)
+    assert.matches("^socket: ", err)
+    assert.is_number(errno)
   end)
 end)
 

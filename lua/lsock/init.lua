@@ -1,6 +1,6 @@
 -- lsock: the pure-Lua layer over lsock.core. It re-exports every core
 -- function and adds what scripts want: connecting and listening by host
--- name.
+-- name or by unix path, and ping (lsock/icmp.lua).
 local core = require "lsock.core"
 
 local lsock = {}
@@ -8,9 +8,9 @@ for name, value in pairs(core) do
   lsock[name] = value
 end
 
-local function check_opts(opts, fname)
+local function check_opts(opts, fname, argn)
   if opts ~= nil and type(opts) ~= "table" then
-    error(("bad argument #3 to '%s' (table expected, got %s)"):format(fname, type(opts)), 3)
+    error(("bad argument #%d to '%s' (table expected, got %s)"):format(argn or 3, fname, type(opts)), 3)
   end
   return opts or {}
 end
@@ -99,6 +99,95 @@ function lsock.listen(host, port, opts)
     return nil, err, errno
   end
   return sock
+end
+
+-- A unix path argument: a string that fits in a unix address ("@name",
+-- the Linux abstract namespace, has no terminator and may be one longer).
+local function check_path(path, fname)
+  if type(path) ~= "string" then
+    error(("bad argument #1 to '%s' (path expected, got %s)"):format(fname, type(path)), 3)
+  end
+  local limit = core._UNIX_PATH_MAX + (path:sub(1, 1) == "@" and 1 or 0)
+  if #path > limit then
+    error(("bad argument #1 to '%s' (path too long for a unix socket)"):format(fname), 3)
+  end
+end
+
+local UNIX_TYPES = { stream = true, dgram = true, seqpacket = true }
+
+local function check_unix_type(stype, fname, argn)
+  if stype ~= nil and not UNIX_TYPES[stype] then
+    error(("bad argument #%d to '%s' (unix socket type expected: stream, dgram or seqpacket)")
+      :format(argn, fname), 3)
+  end
+  return stype or "stream"
+end
+
+-- A connected unix socket of `stype` (stream by default).
+function lsock.unix_connect(path, stype)
+  check_path(path, "unix_connect")
+  stype = check_unix_type(stype, "unix_connect", 2)
+  local sock, err, errno = core.socket("unix", stype)
+  if not sock then return nil, err, errno end
+  local ok
+  ok, err, errno = sock:connect(path)
+  if not ok then
+    sock:close()
+    return nil, err, errno
+  end
+  return sock
+end
+
+-- A socket file nobody accepts on: a connection to it is refused. A live
+-- listener answers (or is too busy to: EAGAIN), and is left alone.
+local function is_stale(path, stype)
+  local probe = core.socket("unix", stype)
+  if not probe then return false end
+  probe:settimeout(0)
+  local ok, _, errno = probe:connect(path)
+  probe:close()
+  return not ok and errno == core.errno.ECONNREFUSED
+end
+
+local function in_use(path, why)
+  return nil, ("unix_listen %s: address already in use%s"):format(path, why or ""), core.errno.EADDRINUSE
+end
+
+-- A unix socket bound to `path`, listening unless it is a dgram socket. A
+-- socket file left by a server that died is replaced; a live socket, or a
+-- file that is not a socket, is never removed.
+function lsock.unix_listen(path, opts)
+  check_path(path, "unix_listen")
+  opts = check_opts(opts, "unix_listen", 2)
+  local stype = check_unix_type(opts.type, "unix_listen", 2)
+  local sock, err, errno = core.socket("unix", stype)
+  if not sock then return nil, err, errno end
+  local ok
+  ok, err, errno = sock:bind(path)
+  if not ok and errno == core.errno.EADDRINUSE and path:sub(1, 1) ~= "@" then
+    local is_socket = core._issocket(path)
+    if is_socket == false then
+      sock:close()
+      return in_use(path, " (not a socket)")
+    elseif is_socket and is_stale(path, stype) then
+      os.remove(path)
+      ok, err, errno = sock:bind(path)
+    else
+      sock:close()
+      return in_use(path)
+    end
+  end
+  if ok and stype ~= "dgram" then ok, err, errno = sock:listen(opts.backlog) end
+  if not ok then
+    sock:close()
+    return nil, err, errno
+  end
+  return sock
+end
+
+-- One ICMP echo: see lsock/icmp.lua, loaded on first use.
+function lsock.ping(host, opts)
+  return require("lsock.icmp").ping(host, opts)
 end
 
 return lsock

@@ -1,0 +1,292 @@
+/*
+ * ancillary.c: what unix sockets carry besides bytes. Descriptors travel
+ * with sendmsg/recvmsg (SCM_RIGHTS); peercred reads the peer's process
+ * and user ids. Received descriptors are close-on-exec, and any beyond
+ * what the caller asked for are closed here: none can leak.
+ */
+#define _GNU_SOURCE /* struct ucred, SO_PEERCRED, MSG_CMSG_CLOEXEC */
+
+#include <errno.h>
+#include <fcntl.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/types.h>
+#include <sys/uio.h>
+#include <unistd.h>
+
+#include "internal.h"
+
+/* The most descriptors one message carries (Linux's SCM_MAX_FD). */
+#define MAXFDS 253
+#define RECV_FDS_DEFAULT 16
+#define RECV_MAX_DEFAULT 65536
+#define RECV_MAX_LIMIT (64 * 1024 * 1024)
+
+/* Control space for MAXFDS descriptors, aligned for cmsghdr. */
+typedef union {
+    struct cmsghdr align;
+    char buf[CMSG_SPACE(sizeof(int) * MAXFDS)];
+} control_block;
+
+/* The descriptor of fds[i] (the value at the top): an integer or an open
+ * lsock socket. */
+static int entry_fd(lua_State *L, int i) {
+    lua_Integer fd;
+    if (lua_type(L, -1) == LUA_TNUMBER) {
+        if (!lsock_tointeger(L, -1, &fd) || fd < 0 || fd > 0x7fffffff)
+            luaL_argerror(L, 3, lua_pushfstring(L, "fds[%d]: descriptor out of range", i));
+        return (int)fd;
+    }
+    if (lua_type(L, -1) == LUA_TUSERDATA && lua_getmetatable(L, -1)) {
+        int is_socket;
+        luaL_getmetatable(L, LSOCK_SOCKET);
+        is_socket = lua_rawequal(L, -1, -2);
+        lua_pop(L, 2);
+        if (is_socket) {
+            lsk_socket *s = (lsk_socket *)lua_touserdata(L, -1);
+            if (s->st.fd < 0)
+                luaL_argerror(L, 3, lua_pushfstring(L, "fds[%d] is a closed socket", i));
+            return s->st.fd;
+        }
+    }
+    return luaL_argerror(L, 3, lua_pushfstring(L, "fds[%d]: socket or descriptor expected, got %s",
+                                               i, luaL_typename(L, -1)));
+}
+
+/* opts.fds into fds; returns the count. */
+static int check_fds(lua_State *L, int fds[MAXFDS]) {
+    int n, i;
+    lua_getfield(L, 3, "fds");
+    if (lua_isnil(L, -1)) {
+        lua_pop(L, 1);
+        return 0;
+    }
+    if (lua_type(L, -1) != LUA_TTABLE) luaL_argerror(L, 3, "field 'fds' must be an array");
+    n = (int)lsock_rawlen(L, -1);
+    if (n > MAXFDS) luaL_argerror(L, 3, "too many descriptors (at most 253 in one message)");
+    for (i = 0; i < n; i++) {
+        lua_rawgeti(L, -1, i + 1);
+        fds[i] = entry_fd(L, i + 1);
+        lua_pop(L, 1);
+    }
+    lua_pop(L, 1);
+    return n;
+}
+
+int lsk_unix_sendmsg(lua_State *L, lsk_socket *s) {
+    size_t len, sent = 0;
+    const char *data = luaL_checklstring(L, 2, &len);
+    int fds[MAXFDS], nfds = 0, n;
+    control_block ctl;
+    lsk_addr a;
+    struct msghdr m;
+    struct iovec iov;
+    lsk_deadline d;
+
+    memset(&m, 0, sizeof m);
+    if (!lua_isnoneornil(L, 3)) {
+        luaL_checktype(L, 3, LUA_TTABLE);
+        nfds = check_fds(L, fds);
+        lua_getfield(L, 3, "path");
+        if (!lua_isnil(L, -1)) {
+            if ((n = lsk_get_addr(L, lua_gettop(L), AF_UNIX, 0, "sendmsg", &a)) != 0) return n;
+            m.msg_name = &a.ss;
+            m.msg_namelen = a.len;
+        }
+        lua_pop(L, 1);
+    }
+    /* A stream socket sends nothing, descriptors included, for no bytes. */
+    if (nfds > 0 && len == 0 && s->type == SOCK_STREAM)
+        luaL_argerror(L, 2, "data must not be empty when descriptors go over a stream socket");
+    if (s->st.fd < 0) return lsk_closed_result(L);
+    s->st.pending = 0;
+    if (nfds > 0) {
+        struct cmsghdr *c;
+        memset(&ctl, 0, sizeof ctl);
+        m.msg_control = ctl.buf;
+        m.msg_controllen = CMSG_SPACE(sizeof(int) * (size_t)nfds);
+        c = CMSG_FIRSTHDR(&m);
+        c->cmsg_level = SOL_SOCKET;
+        c->cmsg_type = SCM_RIGHTS;
+        c->cmsg_len = CMSG_LEN(sizeof(int) * (size_t)nfds);
+        memcpy(CMSG_DATA(c), fds, sizeof(int) * (size_t)nfds);
+    }
+    m.msg_iov = &iov;
+    m.msg_iovlen = 1;
+    lsk_deadline_init(&d, &s->st.tm);
+    do {
+        long r;
+        iov.iov_base = (void *)(data + sent);
+        iov.iov_len = len - sent;
+        r = lsk_sendmsg(s->st.fd, &m);
+        if (r >= 0) {
+            sent += (size_t)r;
+            s->st.sent += (unsigned long long)r;
+            /* The descriptors went with the first bytes. */
+            m.msg_control = NULL;
+            m.msg_controllen = 0;
+            if (s->type != SOCK_STREAM) break;
+            continue;
+        }
+        if (r == -EAGAIN || r == -EWOULDBLOCK) {
+            int w = lsk_stream_wait(&s->st, LSK_WANT_WRITE, &d);
+            if (w == 0) continue;
+            r = -w;
+        }
+        if (r == -ETIMEDOUT) {
+            n = lsk_timeout_result(L);
+            lua_pushnil(L);
+        } else if (s->type != SOCK_DGRAM && (r == -EPIPE || r == -ECONNRESET || r == -ENOTCONN)) {
+            lua_pushnil(L);
+            lua_pushliteral(L, "closed");
+            lua_pushinteger(L, -r);
+        } else {
+            lsk_fail(L, (int)-r, "sendmsg");
+        }
+        lua_pushinteger(L, (lua_Integer)sent);
+        return 4;
+    } while (sent < len);
+    lua_pushinteger(L, (lua_Integer)sent);
+    return 1;
+}
+
+/* Take the descriptors of every SCM_RIGHTS message in m: the first `keep`
+ * go into the table at the top of the stack, the rest are closed. */
+static void take_fds(lua_State *L, struct msghdr *m, int keep) {
+    struct cmsghdr *c;
+    int got = 0;
+    for (c = CMSG_FIRSTHDR(m); c != NULL; c = CMSG_NXTHDR(m, c)) {
+        size_t i, n;
+        if (c->cmsg_level != SOL_SOCKET || c->cmsg_type != SCM_RIGHTS) continue;
+        n = (c->cmsg_len - CMSG_LEN(0)) / sizeof(int);
+        for (i = 0; i < n; i++) {
+            int fd;
+            memcpy(&fd, CMSG_DATA(c) + i * sizeof(int), sizeof fd);
+            if (got >= keep) {
+                lsk_close(fd);
+                continue;
+            }
+#ifndef MSG_CMSG_CLOEXEC
+            fcntl(fd, F_SETFD, fcntl(fd, F_GETFD) | FD_CLOEXEC);
+#endif
+            lua_pushinteger(L, fd);
+            lua_rawseti(L, -2, ++got);
+        }
+    }
+}
+
+int lsk_unix_recvmsg(lua_State *L, lsk_socket *s) {
+    lua_Integer max = RECV_MAX_DEFAULT, maxfds = RECV_FDS_DEFAULT;
+    control_block ctl;
+    struct msghdr m;
+    struct iovec iov;
+    lsk_deadline d;
+    lsk_buffer *b = &s->st.in;
+    long r;
+
+    if (!lua_isnoneornil(L, 2) && (!lsock_tointeger(L, 2, &max) || max < 1))
+        luaL_argerror(L, 2, "max must be a positive integer");
+    if (max > RECV_MAX_LIMIT) luaL_argerror(L, 2, "max too large (at most 64 MiB)");
+    if (!lua_isnoneornil(L, 3) &&
+        (!lsock_tointeger(L, 3, &maxfds) || maxfds < 0 || maxfds > MAXFDS))
+        luaL_argerror(L, 3, "maxfds must be an integer from 0 to 253");
+    if (s->st.fd < 0) return lsk_closed_result(L);
+    s->st.pending = 0;
+    /* Bytes a stream read already buffered come first; they carried no
+     * descriptors that could still be delivered. */
+    if (s->type == SOCK_STREAM && lsk_buffer_len(b) > 0) {
+        size_t n = lsk_buffer_len(b) < (size_t)max ? lsk_buffer_len(b) : (size_t)max;
+        lua_pushlstring(L, lsk_buffer_head(b), n);
+        lsk_buffer_consume(b, n);
+        lua_newtable(L);
+        return 2;
+    }
+    /* The table exists before descriptors arrive: filling its array part
+     * cannot fail and leave one open and unreported. */
+    lua_createtable(L, (int)maxfds, 0);
+    if (lsk_buffer_prepare(b, (size_t)max) == 0)
+        return luaL_error(L, "not enough memory for a %d-byte receive block", (int)max);
+    lsk_deadline_init(&d, &s->st.tm);
+    for (;;) {
+        memset(&m, 0, sizeof m);
+        iov.iov_base = b->data + b->end;
+        iov.iov_len = (size_t)max;
+        m.msg_iov = &iov;
+        m.msg_iovlen = 1;
+        /* Room for every descriptor one message can carry, so the ones
+         * beyond maxfds arrive here and are closed, not left to the
+         * system's handling of a truncated control message. */
+        m.msg_control = ctl.buf;
+        m.msg_controllen = sizeof ctl.buf;
+        r = lsk_recvmsg(s->st.fd, &m);
+        if (r >= 0) break;
+        if (r == -EAGAIN || r == -EWOULDBLOCK) {
+            int w = lsk_stream_wait(&s->st, LSK_WANT_READ, &d);
+            if (w == 0) continue;
+            r = -w;
+        }
+        if (s->type == SOCK_STREAM) lsk_buffer_free(b);
+        if (r == -ETIMEDOUT) return lsk_timeout_result(L);
+        if (s->type != SOCK_DGRAM && (r == -ECONNRESET || r == -EPIPE || r == -ENOTCONN)) {
+            lua_pushnil(L);
+            lua_pushliteral(L, "closed");
+            lua_pushinteger(L, -r);
+            return 3;
+        }
+        return lsk_fail(L, (int)-r, "recvmsg");
+    }
+    take_fds(L, &m, (int)maxfds);
+    s->st.received += (unsigned long long)r;
+    if (r == 0 && lsock_rawlen(L, -1) == 0 &&
+        (s->type == SOCK_STREAM || (s->type == SOCK_SEQPACKET && lsk_peer_gone(s->st.fd)))) {
+        if (s->type == SOCK_STREAM) lsk_buffer_free(b);
+        return lsk_closed_result(L);
+    }
+    lua_pushlstring(L, b->data + b->end, (size_t)r);
+    /* A stream socket keeps no block while idle. */
+    if (s->type == SOCK_STREAM) lsk_buffer_free(b);
+    lua_insert(L, -2); /* data, fds */
+    if (m.msg_flags & MSG_TRUNC) {
+        lua_pushboolean(L, 1);
+        return 3;
+    }
+    return 2;
+}
+
+int lsk_unix_peercred(lua_State *L, lsk_socket *s) {
+    if (s->st.fd < 0) return lsk_closed_result(L);
+#ifdef SO_PEERCRED
+    {
+        struct ucred c;
+        socklen_t len = sizeof c;
+        if (getsockopt(s->st.fd, SOL_SOCKET, SO_PEERCRED, &c, &len) < 0)
+            return lsk_fail(L, errno, "peercred");
+        lua_pushinteger(L, (lua_Integer)c.pid);
+        lua_pushinteger(L, (lua_Integer)c.uid);
+        lua_pushinteger(L, (lua_Integer)c.gid);
+        return 3;
+    }
+#else
+    {
+        uid_t uid;
+        gid_t gid;
+        if (getpeereid(s->st.fd, &uid, &gid) < 0) return lsk_fail(L, errno, "peercred");
+        lua_pushnil(L); /* the process id is not known here */
+        lua_pushinteger(L, (lua_Integer)uid);
+        lua_pushinteger(L, (lua_Integer)gid);
+        return 3;
+    }
+#endif
+}
+
+/* core._issocket(path): true for a socket file, false for anything else
+ * that exists, nil, err, errno when nothing is there. unix_listen uses it
+ * to tell a stale socket file from a file it must never remove. */
+int lsk_is_socket_file(lua_State *L) {
+    const char *path = luaL_checkstring(L, 1);
+    struct stat st;
+    if (lstat(path, &st) < 0) return lsk_fail(L, errno, path);
+    lua_pushboolean(L, S_ISSOCK(st.st_mode));
+    return 1;
+}

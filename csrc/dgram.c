@@ -1,0 +1,501 @@
+/*
+ * dgram.c: message I/O for every socket that is not a byte stream:
+ * datagram (UDP, unix dgram, ICMP), seqpacket, raw and packet sockets.
+ * One message per call: send and recv on a connected socket, sendto and
+ * recvfrom with an address, and the batches sendmany and recvmany
+ * (sendmmsg/recvmmsg on Linux, a loop of single calls elsewhere or when
+ * built with -DLSOCK_NO_MMSG).
+ *
+ * Messages are received into the socket's receive block (st.in), used
+ * here as scratch space that is kept between calls, so a receiving loop
+ * allocates nothing but its Lua strings. A message longer than asked for
+ * is reported as truncated (MSG_TRUNC), never silently cut.
+ */
+#define _GNU_SOURCE /* sendmmsg, recvmmsg */
+
+#include <errno.h>
+#include <netinet/in.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/uio.h>
+#ifdef __linux__
+#include <linux/if_packet.h>
+#endif
+
+#include "internal.h"
+
+#define MSG_DEFAULT 65535                /* recv/recvfrom/recvmany max */
+#define MSG_LIMIT (64 * 1024 * 1024)     /* max (times count) of one call */
+#define BATCH_MAX 1024                   /* entries of one sendmany/recvmany */
+#define CHUNK 64                         /* messages given to the kernel at once */
+
+#if defined(__linux__) && !defined(LSOCK_NO_MMSG)
+#define HAVE_MMSG 1
+typedef struct mmsghdr lsk_mmsg;
+#else
+#define HAVE_MMSG 0
+typedef struct {
+    struct msghdr msg_hdr;
+    unsigned int msg_len;
+} lsk_mmsg;
+#endif
+
+/* ---- system calls ------------------------------------------------------ */
+
+/* Send v[0, n): the number sent (>= 1), or -errno when none went. */
+static long batch_send(int fd, lsk_mmsg *v, unsigned n) {
+#if HAVE_MMSG
+    for (;;) {
+        int r = sendmmsg(fd, v, n, MSG_NOSIGNAL);
+        if (r >= 0) return r;
+        if (errno != EINTR) return -(long)errno;
+    }
+#else
+    unsigned i;
+    for (i = 0; i < n; i++) {
+        long r = lsk_sendmsg(fd, &v[i].msg_hdr);
+        if (r < 0) return i > 0 ? (long)i : r;
+        v[i].msg_len = (unsigned)r;
+    }
+    return (long)n;
+#endif
+}
+
+/* Receive into v[0, n) what is queued: the number received (>= 1), or
+ * -errno (-EAGAIN: nothing queued). */
+static long batch_recv(int fd, lsk_mmsg *v, unsigned n) {
+#if HAVE_MMSG
+    for (;;) {
+        int r = recvmmsg(fd, v, n, 0, NULL);
+        if (r >= 0) return r;
+        if (errno != EINTR) return -(long)errno;
+    }
+#else
+    unsigned i;
+    for (i = 0; i < n; i++) {
+        long r = lsk_recvmsg(fd, &v[i].msg_hdr);
+        if (r < 0) return i > 0 ? (long)i : r;
+        v[i].msg_len = (unsigned)r;
+    }
+    return (long)n;
+#endif
+}
+
+/* ---- arguments and results --------------------------------------------- */
+
+static size_t check_max(lua_State *L, int idx) {
+    lua_Integer m = MSG_DEFAULT;
+    if (!lua_isnoneornil(L, idx) && (!lsock_tointeger(L, idx, &m) || m < 1))
+        luaL_argerror(L, idx, "max must be a positive integer");
+    if (m > MSG_LIMIT) luaL_argerror(L, idx, "max too large (at most 64 MiB)");
+    return (size_t)m;
+}
+
+/* The block messages are received into, at least n bytes. It stays with
+ * the socket (getstats reports it) and is freed when the socket closes. */
+static char *scratch(lua_State *L, lsk_socket *s, size_t n) {
+    if (lsk_buffer_prepare(&s->st.in, n) == 0)
+        luaL_error(L, "not enough memory for a %d-byte receive block", (int)n);
+    return s->st.in.data;
+}
+
+/* Raw and ICMP sockets have no ports: sendto may leave it out. */
+static int addr_flags(const lsk_socket *s) {
+    if (s->type == SOCK_RAW) return LSK_ADDR_NOPORT;
+    if ((s->family == AF_INET || s->family == AF_INET6) &&
+        (s->protocol == IPPROTO_ICMP || s->protocol == IPPROTO_ICMPV6))
+        return LSK_ADDR_NOPORT;
+    return 0;
+}
+
+/* The address argument at idx for this socket (packet sockets also get
+ * their protocol); 0 or the number of failure results pushed. */
+static int get_addr(lua_State *L, lsk_socket *s, int idx, const char *what, lsk_addr *a) {
+    int n = lsk_get_addr(L, idx, s->family, addr_flags(s), what, a);
+#ifdef AF_PACKET
+    if (n == 0 && s->family == AF_PACKET)
+        ((struct sockaddr_ll *)&a->ss)->sll_protocol = (unsigned short)s->protocol;
+#endif
+    return n;
+}
+
+/* Push a sender's address: addr, port (inet, inet6, packet) or the path
+ * (unix, "" for an unnamed sender). Returns the count. */
+static int push_from(lua_State *L, const lsk_socket *s, const lsk_addr *a) {
+    int n;
+    if (a->len < sizeof(sa_family_t)) {
+        /* No address from the kernel: an unnamed unix peer, or a
+         * connection-oriented socket. */
+        if (s->family == AF_UNIX) {
+            lua_pushliteral(L, "");
+            return 1;
+        }
+        lua_pushnil(L);
+        lua_pushnil(L);
+        return 2;
+    }
+    n = lsk_push_addr(L, (const struct sockaddr *)&a->ss, a->len);
+    if (n == 3) {
+        lua_pop(L, 1); /* the family is the socket's own */
+        return 2;
+    }
+    return n;
+}
+
+/* A connected seqpacket socket reads a reset or an end like a stream. A
+ * read of zero bytes is either an empty message or the end: the end when
+ * the peer has shut down its side. */
+static int is_closed(const lsk_socket *s, long r) {
+    if (s->type != SOCK_SEQPACKET) return 0;
+    if (r == 0) return lsk_peer_gone(s->st.fd);
+    return r == -ECONNRESET || r == -EPIPE || r == -ENOTCONN;
+}
+
+/* The failure results of a message operation: "timeout", "closed" on a
+ * connection that ended, or "<what>[ <addr>]: <os text>", with errno. */
+static int failure(lua_State *L, const lsk_socket *s, long r, const char *what,
+                   const lsk_addr *a) {
+    if (r == -ETIMEDOUT) return lsk_timeout_result(L);
+    if (is_closed(s, r)) {
+        lua_pushnil(L);
+        lua_pushliteral(L, "closed");
+        if (r == 0) return 2;
+        lua_pushinteger(L, -r);
+        return 3;
+    }
+    if (a != NULL) return lsk_fail_at(L, (int)-r, what, a);
+    return lsk_fail(L, (int)-r, what);
+}
+
+/* ---- one message --------------------------------------------------------- */
+
+/* Send p[0, n) as one message to a (the connected peer when NULL),
+ * waiting within d: bytes sent, or -errno (-ETIMEDOUT). */
+static long send_one(lsk_socket *s, const char *p, size_t n, const lsk_addr *a,
+                     lsk_deadline *d) {
+    struct msghdr m;
+    struct iovec iov;
+    memset(&m, 0, sizeof m);
+    iov.iov_base = (void *)p;
+    iov.iov_len = n;
+    m.msg_iov = &iov;
+    m.msg_iovlen = 1;
+    if (a != NULL) {
+        m.msg_name = (void *)&a->ss;
+        m.msg_namelen = a->len;
+    }
+    for (;;) {
+        long r = lsk_sendmsg(s->st.fd, &m);
+        int w;
+        if (r >= 0) {
+            s->st.sent += (unsigned long long)r;
+            return r;
+        }
+        if (r != -EAGAIN && r != -EWOULDBLOCK) return r;
+        if ((w = lsk_stream_wait(&s->st, LSK_WANT_WRITE, d)) != 0) return -w;
+    }
+}
+
+/* Receive one message of at most max bytes into the scratch block,
+ * waiting within d: its length (*trunc set when it was longer), or -errno
+ * (-ETIMEDOUT). `from` may be NULL. */
+static long recv_one(lua_State *L, lsk_socket *s, size_t max, lsk_addr *from,
+                     int *trunc, lsk_deadline *d) {
+    char *buf = scratch(L, s, max);
+    struct msghdr m;
+    struct iovec iov;
+    for (;;) {
+        long r;
+        int w;
+        memset(&m, 0, sizeof m);
+        iov.iov_base = buf;
+        iov.iov_len = max;
+        m.msg_iov = &iov;
+        m.msg_iovlen = 1;
+        if (from != NULL) {
+            memset(&from->ss, 0, sizeof from->ss);
+            m.msg_name = &from->ss;
+            m.msg_namelen = sizeof from->ss;
+        }
+        r = lsk_recvmsg(s->st.fd, &m);
+        if (r >= 0) {
+            *trunc = (m.msg_flags & MSG_TRUNC) != 0;
+            if (from != NULL) from->len = m.msg_namelen;
+            s->st.received += (unsigned long long)r;
+            return r;
+        }
+        if (r != -EAGAIN && r != -EWOULDBLOCK) return r;
+        if ((w = lsk_stream_wait(&s->st, LSK_WANT_READ, d)) != 0) return -w;
+    }
+}
+
+int lsk_msg_send(lua_State *L, lsk_socket *s) {
+    size_t len;
+    const char *data = luaL_checklstring(L, 2, &len);
+    lua_Integer i, j;
+    lsk_deadline d;
+    long r;
+
+    lsk_send_range(L, len, &i, &j);
+    if (s->st.fd < 0) return lsk_closed_result(L);
+    s->st.pending = 0;
+    lsk_deadline_init(&d, &s->st.tm);
+    /* i > j is an empty message, which is still a message. */
+    r = send_one(s, data + (i - 1), i > j ? 0 : (size_t)(j - i + 1), NULL, &d);
+    if (r < 0) return failure(L, s, r, "send", NULL);
+    lua_pushinteger(L, i - 1 + (lua_Integer)r);
+    return 1;
+}
+
+int lsk_msg_sendto(lua_State *L, lsk_socket *s) {
+    size_t len;
+    const char *data = luaL_checklstring(L, 2, &len);
+    lsk_addr a;
+    lsk_deadline d;
+    long r;
+    int n = get_addr(L, s, 3, "sendto", &a);
+    if (n) return n;
+    if (s->st.fd < 0) return lsk_closed_result(L);
+    s->st.pending = 0;
+    lsk_deadline_init(&d, &s->st.tm);
+    r = send_one(s, data, len, &a, &d);
+    if (r < 0) return failure(L, s, r, "sendto", &a);
+    lua_pushinteger(L, (lua_Integer)r);
+    return 1;
+}
+
+/* recv (from = 0) and recvfrom (from = 1). */
+static int receive_one(lua_State *L, lsk_socket *s, int with_from) {
+    size_t max = check_max(L, 2);
+    lsk_addr from;
+    lsk_deadline d;
+    int trunc = 0, n = 1;
+    long r;
+    if (s->st.fd < 0) return lsk_closed_result(L);
+    s->st.pending = 0;
+    lsk_deadline_init(&d, &s->st.tm);
+    r = recv_one(L, s, max, with_from ? &from : NULL, &trunc, &d);
+    if (r < 0 || is_closed(s, r)) return failure(L, s, r, with_from ? "recvfrom" : "recv", NULL);
+    lua_pushlstring(L, s->st.in.data, (size_t)r);
+    if (with_from) n += push_from(L, s, &from);
+    if (trunc) {
+        lua_pushboolean(L, 1);
+        n++;
+    }
+    return n;
+}
+
+int lsk_msg_recv(lua_State *L, lsk_socket *s) { return receive_one(L, s, 0); }
+int lsk_msg_recvfrom(lua_State *L, lsk_socket *s) { return receive_one(L, s, 1); }
+
+/* ---- batches ------------------------------------------------------------- */
+
+/* Check every entry of the list at index 2 before anything is sent, so a
+ * programmer error never leaves a batch half sent. Returns its length. */
+static int check_list(lua_State *L, const lsk_socket *s) {
+    int is_unix = s->family == AF_UNIX, n, i;
+    int need_port = (s->family == AF_INET || s->family == AF_INET6) && addr_flags(s) == 0;
+    luaL_checktype(L, 2, LUA_TTABLE);
+    n = (int)lsock_rawlen(L, 2);
+    if (n > BATCH_MAX) luaL_argerror(L, 2, "too many datagrams (at most 1024)");
+    for (i = 1; i <= n; i++) {
+        int t;
+        lua_rawgeti(L, 2, i);
+        t = lua_type(L, -1);
+        if (t == LUA_TTABLE) {
+            lua_getfield(L, -1, "data");
+            if (lua_type(L, -1) != LUA_TSTRING)
+                luaL_argerror(L, 2, lua_pushfstring(L, "entry %d: field 'data' (a string) expected", i));
+            lua_getfield(L, -2, is_unix ? "path" : "addr");
+            if (!lua_isnil(L, -1) && lua_type(L, -1) != LUA_TSTRING)
+                luaL_argerror(L, 2, lua_pushfstring(L, "entry %d: field '%s' must be a string", i,
+                                                    is_unix ? "path" : "addr"));
+            if (!lua_isnil(L, -1) && need_port) {
+                lua_getfield(L, -3, "port");
+                if (lua_type(L, -1) != LUA_TNUMBER && lua_type(L, -1) != LUA_TSTRING)
+                    luaL_argerror(L, 2, lua_pushfstring(L, "entry %d: field 'port' expected", i));
+                lua_pop(L, 1);
+            }
+            lua_pop(L, 2);
+        } else if (t != LUA_TSTRING) {
+            luaL_argerror(L, 2, lua_pushfstring(L, "entry %d: string or table expected, got %s", i,
+                                                luaL_typename(L, -1)));
+        }
+        lua_pop(L, 1);
+    }
+    return n;
+}
+
+/* Fill one message of a sendmany chunk from list entry i. The strings
+ * stay referenced by the list, so their pointers outlive the call.
+ * Returns 0 or the number of failure results pushed (an address that
+ * does not resolve). */
+static int fill_entry(lua_State *L, lsk_socket *s, int i, const lsk_addr *def,
+                      lsk_addr *a, const lsk_addr **dest, struct iovec *iov,
+                      struct msghdr *m) {
+    const lsk_addr *to = def;
+    size_t len;
+    int top = lua_gettop(L), n = 0;
+    lua_rawgeti(L, 2, i);
+    if (lua_type(L, -1) == LUA_TSTRING) {
+        iov->iov_base = (void *)lua_tolstring(L, -1, &len);
+    } else {
+        lua_getfield(L, -1, "data");
+        iov->iov_base = (void *)lua_tolstring(L, -1, &len);
+        if (s->family == AF_UNIX) {
+            lua_getfield(L, -2, "path");
+        } else {
+            lua_getfield(L, -2, "addr");
+            lua_getfield(L, -3, "port");
+        }
+        if (!lua_isnil(L, s->family == AF_UNIX ? -1 : -2)) {
+            n = get_addr(L, s, s->family == AF_UNIX ? lua_gettop(L) : lua_gettop(L) - 1,
+                         "sendmany", a);
+            if (n) {
+                /* Keep only the failure results: move them down over the
+                 * entry's values (always below them), then drop the rest. */
+                int k, first = lua_gettop(L) - n + 1;
+                for (k = 0; k < n; k++) {
+                    lua_pushvalue(L, first + k);
+                    lua_replace(L, top + 1 + k);
+                }
+                lua_settop(L, top + n);
+                return n;
+            }
+            to = a;
+        }
+    }
+    iov->iov_len = len;
+    memset(m, 0, sizeof *m);
+    m->msg_iov = iov;
+    m->msg_iovlen = 1;
+    if (to != NULL) {
+        m->msg_name = (void *)&to->ss;
+        m->msg_namelen = to->len;
+    }
+    *dest = to;
+    lua_settop(L, top);
+    return 0;
+}
+
+/* The failure results of a batch, with the count that did go out. */
+static int batch_failure(lua_State *L, int pushed, int done) {
+    if (pushed == 2) lua_pushnil(L); /* no errno */
+    lua_pushinteger(L, done);
+    return pushed + (pushed == 2 ? 2 : 1);
+}
+
+int lsk_msg_sendmany(lua_State *L, lsk_socket *s) {
+    lsk_addr def, addrs[CHUNK];
+    const lsk_addr *dest[CHUNK];
+    struct iovec iov[CHUNK];
+    lsk_mmsg v[CHUNK];
+    lsk_deadline d;
+    int total = check_list(L, s), done = 0, have_def = 0, n;
+
+    if (!lua_isnoneornil(L, 3)) {
+        if ((n = get_addr(L, s, 3, "sendmany", &def)) != 0) return batch_failure(L, n, 0);
+        have_def = 1;
+    }
+    if (s->st.fd < 0) return lsk_closed_result(L);
+    s->st.pending = 0;
+    lsk_deadline_init(&d, &s->st.tm);
+    while (done < total) {
+        int c = total - done < CHUNK ? total - done : CHUNK, k, off = 0;
+        for (k = 0; k < c; k++) {
+            n = fill_entry(L, s, done + k + 1, have_def ? &def : NULL, &addrs[k], &dest[k],
+                           &iov[k], &v[k].msg_hdr);
+            if (n) return batch_failure(L, n, done);
+        }
+        while (off < c) {
+            long r = batch_send(s->st.fd, v + off, (unsigned)(c - off));
+            int w;
+            if (r > 0) {
+                for (k = off; k < off + r; k++) s->st.sent += v[k].msg_len;
+                off += (int)r;
+                done += (int)r;
+                continue;
+            }
+            if (r == -EAGAIN || r == -EWOULDBLOCK) {
+                w = lsk_stream_wait(&s->st, LSK_WANT_WRITE, &d);
+                if (w == 0) continue;
+                r = -w;
+            }
+            return batch_failure(L, failure(L, s, r, "sendmany", dest[off]), done);
+        }
+    }
+    lua_pushinteger(L, done);
+    return 1;
+}
+
+int lsk_msg_recvmany(lua_State *L, lsk_socket *s) {
+    lsk_addr addrs[CHUNK];
+    struct iovec iov[CHUNK];
+    lsk_mmsg v[CHUNK];
+    lsk_deadline d;
+    lua_Integer want;
+    size_t max;
+    char *buf;
+    int chunk, got = 0;
+
+    if (!lsock_tointeger(L, 2, &want) || want < 1 || want > BATCH_MAX)
+        luaL_argerror(L, 2, "count must be an integer from 1 to 1024");
+    max = check_max(L, 3);
+    chunk = want < CHUNK ? (int)want : CHUNK;
+    if (max > MSG_LIMIT / (size_t)chunk)
+        luaL_argerror(L, 3, "max too large for this count (count * max at most 64 MiB)");
+    if (s->st.fd < 0) return lsk_closed_result(L);
+    s->st.pending = 0;
+    lsk_deadline_init(&d, &s->st.tm);
+    buf = scratch(L, s, (size_t)chunk * max);
+    lua_createtable(L, chunk, 0);
+    while (got < want) {
+        int c = want - got < chunk ? (int)(want - got) : chunk, k, w;
+        long r;
+        for (k = 0; k < c; k++) {
+            iov[k].iov_base = buf + (size_t)k * max;
+            iov[k].iov_len = max;
+            memset(&v[k].msg_hdr, 0, sizeof v[k].msg_hdr);
+            memset(&addrs[k].ss, 0, sizeof addrs[k].ss);
+            v[k].msg_hdr.msg_iov = &iov[k];
+            v[k].msg_hdr.msg_iovlen = 1;
+            v[k].msg_hdr.msg_name = &addrs[k].ss;
+            v[k].msg_hdr.msg_namelen = sizeof addrs[k].ss;
+        }
+        r = batch_recv(s->st.fd, v, (unsigned)c);
+        if (r > 0) {
+            for (k = 0; k < r; k++) {
+                /* An empty seqpacket message is the end of the connection. */
+                if (is_closed(s, (long)v[k].msg_len)) break;
+                s->st.received += v[k].msg_len;
+                addrs[k].len = v[k].msg_hdr.msg_namelen;
+                lua_createtable(L, 0, 4);
+                lua_pushlstring(L, (const char *)iov[k].iov_base, v[k].msg_len);
+                lua_setfield(L, -2, "data");
+                if (push_from(L, s, &addrs[k]) == 2) {
+                    lua_setfield(L, -3, "port");
+                    lua_setfield(L, -2, "addr");
+                } else {
+                    lua_setfield(L, -2, "path");
+                }
+                if (v[k].msg_hdr.msg_flags & MSG_TRUNC) {
+                    lua_pushboolean(L, 1);
+                    lua_setfield(L, -2, "truncated");
+                }
+                lua_rawseti(L, -2, ++got);
+            }
+            if (k < r) break;
+            if (r < c) break; /* the queue is empty */
+            continue;
+        }
+        if (got > 0) break; /* what is there now; an error shows next time */
+        if (r == -EAGAIN || r == -EWOULDBLOCK) {
+            w = lsk_stream_wait(&s->st, LSK_WANT_READ, &d);
+            if (w == 0) continue;
+            r = -w;
+        }
+        return failure(L, s, r, "recvmany", NULL);
+    }
+    if (got == 0) return lsk_closed_result(L); /* seqpacket end */
+    return 1;
+}
