@@ -115,7 +115,7 @@ int lsk_unix_sendmsg(lua_State *L, lsk_socket *s) {
     m.msg_iov = &iov;
     m.msg_iovlen = 1;
     lsk_deadline_init(&d, &s->st.tm);
-    do {
+    for (;;) {
         long r;
         iov.iov_base = (void *)(data + sent);
         iov.iov_len = len - sent;
@@ -126,7 +126,8 @@ int lsk_unix_sendmsg(lua_State *L, lsk_socket *s) {
             /* The descriptors went with the first bytes. */
             m.msg_control = NULL;
             m.msg_controllen = 0;
-            if (s->type != SOCK_STREAM) break;
+            /* A message goes whole; a stream goes on with the rest. */
+            if (s->type != SOCK_STREAM || sent >= len) break;
             continue;
         }
         if (r == -EAGAIN || r == -EWOULDBLOCK) {
@@ -146,7 +147,7 @@ int lsk_unix_sendmsg(lua_State *L, lsk_socket *s) {
         }
         lua_pushinteger(L, (lua_Integer)sent);
         return 4;
-    } while (sent < len);
+    }
     lua_pushinteger(L, (lua_Integer)sent);
     return 1;
 }

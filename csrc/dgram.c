@@ -99,8 +99,7 @@ static char *scratch(lua_State *L, lsk_socket *s, size_t n) {
     return s->st.in.data;
 }
 
-/* Raw and ICMP sockets have no ports: sendto may leave it out. */
-static int addr_flags(const lsk_socket *s) {
+int lsk_addr_flags(const lsk_socket *s) {
     if (s->type == SOCK_RAW) return LSK_ADDR_NOPORT;
     if ((s->family == AF_INET || s->family == AF_INET6) &&
         (s->protocol == IPPROTO_ICMP || s->protocol == IPPROTO_ICMPV6))
@@ -111,7 +110,7 @@ static int addr_flags(const lsk_socket *s) {
 /* The address argument at idx for this socket (packet sockets also get
  * their protocol); 0 or the number of failure results pushed. */
 static int get_addr(lua_State *L, lsk_socket *s, int idx, const char *what, lsk_addr *a) {
-    int n = lsk_get_addr(L, idx, s->family, addr_flags(s), what, a);
+    int n = lsk_get_addr(L, idx, s->family, lsk_addr_flags(s), what, a);
 #ifdef AF_PACKET
     if (n == 0 && s->family == AF_PACKET)
         ((struct sockaddr_ll *)&a->ss)->sll_protocol = (unsigned short)s->protocol;
@@ -294,7 +293,7 @@ int lsk_msg_recvfrom(lua_State *L, lsk_socket *s) { return receive_one(L, s, 1);
  * programmer error never leaves a batch half sent. Returns its length. */
 static int check_list(lua_State *L, const lsk_socket *s) {
     int is_unix = s->family == AF_UNIX, n, i;
-    int need_port = (s->family == AF_INET || s->family == AF_INET6) && addr_flags(s) == 0;
+    int need_port = (s->family == AF_INET || s->family == AF_INET6) && lsk_addr_flags(s) == 0;
     luaL_checktype(L, 2, LUA_TTABLE);
     n = (int)lsock_rawlen(L, 2);
     if (n > BATCH_MAX) luaL_argerror(L, 2, "too many datagrams (at most 1024)");

@@ -120,6 +120,9 @@ int lsk_fail_at(lua_State *L, int err, const char *verb, const lsk_addr *a);
 
 /* ---- messages (dgram.c): dgram, seqpacket, raw and packet sockets ---- */
 
+/* lsk_get_addr flags for a destination of s: raw and ICMP sockets have
+ * no ports, so the port may be left out. */
+int lsk_addr_flags(const lsk_socket *s);
 int lsk_msg_send(lua_State *L, lsk_socket *s);  /* send on a connected one */
 int lsk_msg_recv(lua_State *L, lsk_socket *s);  /* recv([max]) */
 int lsk_msg_sendto(lua_State *L, lsk_socket *s);

@@ -61,8 +61,9 @@ int lsk_close(int fd);
 long lsk_send(int fd, const char *p, size_t n);
 long lsk_recv(int fd, char *p, size_t n);
 struct msghdr;
-/* sendmsg/recvmsg the same way (flags added to MSG_NOSIGNAL for sends;
- * recvmsg takes received descriptors close-on-exec where it can). */
+/* sendmsg/recvmsg the same way (sendmsg with MSG_NOSIGNAL; recvmsg with
+ * a control buffer takes received descriptors close-on-exec where the
+ * system can do it atomically). */
 long lsk_sendmsg(int fd, const struct msghdr *m);
 long lsk_recvmsg(int fd, struct msghdr *m);
 

@@ -337,7 +337,7 @@ static int finish_connect(lua_State *L, lsk_socket *s, const lsk_addr *a) {
 static int sock_connect(lua_State *L) {
     lsk_socket *s = check_socket(L);
     lsk_addr a;
-    int n = lsk_get_addr(L, 2, s->family, 0, "connect", &a);
+    int n = lsk_get_addr(L, 2, s->family, lsk_addr_flags(s), "connect", &a);
     if (n) return n;
     if (s->st.fd < 0) return lsk_closed_result(L);
     s->st.pending = 0;

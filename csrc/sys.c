@@ -184,8 +184,11 @@ long lsk_sendmsg(int fd, const struct msghdr *m) {
 #endif
 
 long lsk_recvmsg(int fd, struct msghdr *m) {
+    /* Only a control buffer can bring descriptors, and some families
+     * (packet sockets) refuse the flag: ask for it only then. */
+    int flags = m->msg_control != NULL ? LSK_RECVFLAGS : 0;
     for (;;) {
-        ssize_t r = recvmsg(fd, m, LSK_RECVFLAGS);
+        ssize_t r = recvmsg(fd, m, flags);
         if (r >= 0) return (long)r;
         if (errno != EINTR) return -(long)errno;
     }
