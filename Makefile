@@ -2,7 +2,7 @@
 #
 #   make                 build build/$(LUA)/lsock/core.so (LUA defaults to lua5.4)
 #   make LUA=luajit      the same for another interpreter (lua5.1 ... lua5.4, luajit)
-#   make demo            install what is missing, build, run examples/tour.lua
+#   make demo            install what is missing, build, run the examples
 #   make test            install what is missing, run every spec on every Lua
 #   make bench           benchmarks against LuaSocket and a C baseline
 #   make install         install for $(LUA) under $(PREFIX)
@@ -51,9 +51,16 @@ $(EMBED): examples/embed/host.c $(OBJ)
 deps:
 	@sh scripts/deps.sh
 
+# The examples, one after the other. ping needs a raw socket (root or
+# CAP_NET_RAW) or the unprivileged ICMP socket; without either it says so.
+DEMO_ENV = LUA_PATH='lua/?.lua;lua/?/init.lua;;' LUA_CPATH='$(OUT)/?.so;;'
 demo: deps
 	@$(MAKE) --no-print-directory LUA=$(LUA) all
-	LUA_PATH='lua/?.lua;lua/?/init.lua;;' LUA_CPATH='$(OUT)/?.so;;' $(LUA) examples/tour.lua
+	$(DEMO_ENV) $(LUA) examples/tour.lua
+	$(DEMO_ENV) $(LUA) examples/udp_echo.lua
+	$(DEMO_ENV) $(LUA) examples/pass_fd.lua
+	$(DEMO_ENV) $(LUA) examples/ping.lua -c 2 127.0.0.1 || \
+		echo "(ping: see the message above; it needs root, CAP_NET_RAW or net.ipv4.ping_group_range)"
 
 test: deps
 	@sh scripts/test.sh

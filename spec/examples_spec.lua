@@ -34,3 +34,63 @@ describe("examples/tour.lua", function()
     assert.matches("refused:     nil, connect 127%.0%.0%.1:%d+: connection refused, errno %d+", out)
   end)
 end)
+
+describe("examples/udp_echo.lua", function()
+  local out
+
+  setup(function()
+    out = run("examples/udp_echo.lua")
+  end)
+
+  it("runs to the end and closes everything", function()
+    assert.matches("closed:      lsock%.socket: closed$", out)
+  end)
+
+  it("echoes each datagram, the empty one and binary data included", function()
+    assert.matches('echo:        "hello" %(5 bytes%) from 127%.0%.0%.1:%d+', out)
+    assert.matches('echo:        "" %(0 bytes%) from 127%.0%.0%.1:%d+', out)
+    assert.matches('echo:        "binary\\0safe" (11 bytes)', out, 1, true)
+  end)
+
+  it("shows a truncated datagram", function()
+    assert.matches("truncated:   10 of 100 bytes, true", out, 1, true)
+  end)
+
+  it("echoes a batch with sendmany/recvmany", function()
+    assert.matches("batch sent:  4", out, 1, true)
+    assert.matches("server got:  one two three four", out, 1, true)
+    assert.matches("echoed:      4", out, 1, true)
+    assert.matches("client got:  one two three four", out, 1, true)
+  end)
+
+  it("ends an idle wait with a timeout", function()
+    assert.matches("idle:        nil, timeout", out, 1, true)
+  end)
+end)
+
+describe("examples/pass_fd.lua", function()
+  local out
+
+  setup(function()
+    out = run("examples/pass_fd.lua")
+  end)
+
+  it("runs to the end and closes everything", function()
+    assert.matches("closed:      lsock%.socket: closed$", out)
+  end)
+
+  it("hands an accepted connection to the worker as a new descriptor", function()
+    assert.matches("acceptor:    accepted 127%.0%.0%.1:%d+ as fd %d+", out)
+    assert.matches('worker got:  "conn" with 1 descriptor%(s%), fd %d+', out)
+    assert.matches("worker has:  lsock%.socket: tcp 127%.0%.0%.1:%d+ %-> 127%.0%.0%.1:%d+ %(fd %d+%)", out)
+  end)
+
+  it("lets the worker serve the connection after the acceptor closed its copy", function()
+    assert.matches('worker read: "hello worker"', out, 1, true)
+    assert.matches('client got:  "HELLO WORKER"', out, 1, true)
+  end)
+
+  it("shows the channel's peer credentials", function()
+    assert.matches("peercred:    pid %d+, uid %d+, gid %d+", out)
+  end)
+end)

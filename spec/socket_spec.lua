@@ -45,25 +45,7 @@ local function closed_port()
   return port
 end
 
-local it_proc = checks.it_if(io.open("/proc/self/stat") ~= nil, "no /proc filesystem")
-
--- Descriptor accounting through /proc (Linux): the entries of
--- /proc/<our pid>/fd, listed by a child `ls` that looks at our table, not its
--- own.
-local function our_pid()
-  local f = assert(io.open("/proc/self/stat"))
-  local line = f:read("*l")
-  f:close()
-  return assert(tonumber(line:match("^(%d+)")))
-end
-
-local function count_fds()
-  local p = assert(io.popen("ls /proc/" .. our_pid() .. "/fd"))
-  local n = 0
-  for _ in p:lines() do n = n + 1 end
-  p:close()
-  return n
-end
+local it_proc, count_fds = checks.it_proc, checks.count_sockets
 
 describe("lsock module", function()
   it("reports its version", function()

@@ -17,6 +17,33 @@ local function ipv6_available()
 end
 local HAVE_IPV6 = ipv6_available()
 
+--- This process's id, read from /proc/self/stat (Linux).
+local function our_pid()
+  local f = assert(io.open("/proc/self/stat"))
+  local line = f:read("*l")
+  f:close()
+  return assert(tonumber(line:match("^(%d+)")))
+end
+
+--- The socket descriptors this process holds: the entries of
+-- /proc/<our pid>/fd that are sockets, listed by a child `ls` (which sees our
+-- table, not its own). Only sockets count, because the pipe of io.popen
+-- itself shows up once or, for a moment while the child starts, twice.
+-- Returns the count and the listing (for failure messages).
+local function count_sockets()
+  local p = assert(io.popen("ls -l /proc/" .. our_pid() .. "/fd"))
+  local n, lines = 0, {}
+  for line in p:lines() do
+    local entry = line:match("(%d+ %-> .*)$")
+    if entry then
+      lines[#lines + 1] = entry
+      if entry:find("-> socket:", 1, true) then n = n + 1 end
+    end
+  end
+  p:close()
+  return n, table.concat(lines, "\n")
+end
+
 return function(busted)
   local it, assert, pending, after_each = busted.it, busted.assert, busted.pending, busted.after_each
   local checks = {}
@@ -76,6 +103,8 @@ return function(busted)
     return function(name) pending(name .. " (skipped: " .. reason .. ")") end
   end
 
+  checks.our_pid, checks.count_sockets = our_pid, count_sockets
+  checks.it_proc = checks.it_if(io.open("/proc/self/stat") ~= nil, "no /proc filesystem (not Linux)")
   checks.it_ipv6 = checks.it_if(HAVE_IPV6, "no IPv6 loopback here")
   checks.it_integers = checks.it_if(math.type ~= nil, "integers need Lua 5.3+, this is " .. _VERSION)
   checks.it_lua54 = checks.it_if(_VERSION >= "Lua 5.4", "<close> needs Lua 5.4+, this is " .. _VERSION)
