@@ -35,5 +35,6 @@ build = {
          libraries = { "ssl", "crypto" },
       },
       ["lsock"] = "lua/lsock/init.lua",
+      ["lsock.icmp"] = "lua/lsock/icmp.lua",
    },
 }

@@ -138,7 +138,7 @@ for lv in 5.1 5.4; do
             >"$LOG/rock-$lv.log" 2>&1 &&
         LUA_PATH="$tree/share/lua/$lv/?.lua;$tree/share/lua/$lv/?/init.lua" \
         LUA_CPATH="$tree/lib/lua/$lv/?.so" \
-        "lua$lv" -e 'local l = require "lsock"; assert(l.tcp():close())' >>"$LOG/rock-$lv.log" 2>&1; then
+        "lua$lv" -e 'local l = require "lsock"; assert(l.tcp():close()); assert(require("lsock.icmp").ping)' >>"$LOG/rock-$lv.log" 2>&1; then
         pass "luarocks make installs and loads on Lua $lv"
     else
         fail "luarocks make on Lua $lv"
