@@ -201,12 +201,30 @@ int lsk_get_addr(lua_State *L, int idx, int family, int flags,
     return 0;
 }
 
+/* Dotted-quad text of an IPv4 address into buf (at least 16 bytes). A
+ * datagram receiver formats one per datagram, and the C library's
+ * inet_ntop goes through printf. */
+static void ipv4_text(const struct in_addr *a, char *buf) {
+    const unsigned char *b = (const unsigned char *)&a->s_addr;
+    char *p = buf;
+    int i;
+    for (i = 0; i < 4; i++) {
+        unsigned v = b[i];
+        if (i > 0) *p++ = '.';
+        if (v >= 100) *p++ = (char)('0' + v / 100);
+        if (v >= 10) *p++ = (char)('0' + v / 10 % 10);
+        *p++ = (char)('0' + v % 10);
+    }
+    *p = '\0';
+}
+
 /* Numeric host text of an inet/inet6 address, with the scope of a
  * link-local IPv6 address appended as %name. */
 static void host_text(const struct sockaddr *sa, char *buf, size_t len) {
     if (sa->sa_family == AF_INET) {
         const struct sockaddr_in *sin = (const struct sockaddr_in *)sa;
-        if (!inet_ntop(AF_INET, &sin->sin_addr, buf, (socklen_t)len)) buf[0] = 0;
+        if (len >= INET_ADDRSTRLEN) ipv4_text(&sin->sin_addr, buf);
+        else buf[0] = 0;
     } else {
         const struct sockaddr_in6 *sin6 = (const struct sockaddr_in6 *)sa;
         char ifname[IF_NAMESIZE];
@@ -285,13 +303,19 @@ void lsk_format_addr(const struct sockaddr *sa, socklen_t salen, char *buf,
 }
 
 int lsk_push_addr(lua_State *L, const struct sockaddr *sa, socklen_t len) {
+    int n = lsk_push_addr_port(L, sa, len);
+    if (n != 2) return n;
+    lua_pushstring(L, lsk_family_name(sa->sa_family));
+    return 3;
+}
+
+int lsk_push_addr_port(lua_State *L, const struct sockaddr *sa, socklen_t len) {
     char host[INET6_ADDRSTRLEN + IF_NAMESIZE + 2];
     if (sa->sa_family == AF_INET || sa->sa_family == AF_INET6) {
         host_text(sa, host, sizeof host);
         lua_pushstring(L, host);
         lua_pushinteger(L, port_of(sa));
-        lua_pushstring(L, lsk_family_name(sa->sa_family));
-        return 3;
+        return 2;
     }
     if (sa->sa_family == AF_UNIX) {
         char path[sizeof(((struct sockaddr_un *)0)->sun_path) + 1];
@@ -305,8 +329,7 @@ int lsk_push_addr(lua_State *L, const struct sockaddr *sa, socklen_t len) {
         lua_pushstring(L, host);
         lua_pushinteger(L, len >= offsetof(struct sockaddr_ll, sll_addr)
                                ? ntohs(((const struct sockaddr_ll *)sa)->sll_protocol) : 0);
-        lua_pushstring(L, "packet");
-        return 3;
+        return 2;
     }
 #endif
     lua_pushnil(L);

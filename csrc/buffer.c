@@ -1,8 +1,9 @@
 /*
  * buffer.c: storage for bytes received and not yet returned to Lua. The
- * block exists only while it holds data: it is allocated when a read
- * needs room and freed as soon as it is drained, so thousands of idle
- * connections cost no buffer memory.
+ * block exists only while it holds data or more is arriving: it is
+ * allocated when a read needs room and freed once it is drained and the
+ * connection has gone quiet, so thousands of idle connections cost no
+ * buffer memory while a bulk reader reuses one block.
  */
 #include <stdlib.h>
 #include <string.h>
@@ -17,10 +18,17 @@ void lsk_buffer_free(lsk_buffer *b) {
     free(b->data);
     b->data = NULL;
     b->start = b->end = b->cap = 0;
+    b->more = 0;
 }
 
 void lsk_buffer_consume(lsk_buffer *b, size_t n) {
     b->start += n;
+    if (b->start < b->end) return;
+    if (b->more) b->start = b->end = 0; /* more is on its way: keep the block */
+    else lsk_buffer_free(b);
+}
+
+void lsk_buffer_release(lsk_buffer *b) {
     if (b->start >= b->end) lsk_buffer_free(b);
 }
 

@@ -4,7 +4,11 @@
  * One message per call: send and recv on a connected socket, sendto and
  * recvfrom with an address, and the batches sendmany and recvmany
  * (sendmmsg/recvmmsg on Linux, a loop of single calls elsewhere or when
- * built with -DLSOCK_NO_MMSG).
+ * built with -DLSOCK_NO_MMSG). On Linux, sendmany hands a run of UDP
+ * datagrams of one size to one destination to the kernel as one message
+ * with UDP_SEGMENT (segmentation offload): the stack is walked once per
+ * run instead of once per datagram, and the datagrams on the wire are the
+ * same.
  *
  * Messages are received into the socket's receive block (st.in), used
  * here as scratch space that is kept between calls, so a receiving loop
@@ -20,6 +24,7 @@
 #include <sys/uio.h>
 #ifdef __linux__
 #include <linux/if_packet.h>
+#include <netinet/udp.h>
 #endif
 
 #include "internal.h"
@@ -32,6 +37,9 @@
 #if defined(__linux__) && !defined(LSOCK_NO_MMSG)
 #define HAVE_MMSG 1
 typedef struct mmsghdr lsk_mmsg;
+#ifdef UDP_SEGMENT
+#define HAVE_GSO 1
+#endif
 #else
 #define HAVE_MMSG 0
 typedef struct {
@@ -39,6 +47,12 @@ typedef struct {
     unsigned int msg_len;
 } lsk_mmsg;
 #endif
+#ifndef HAVE_GSO
+#define HAVE_GSO 0
+#endif
+/* The most segments, and bytes, the kernel takes in one GSO message. */
+#define GSO_SEGMENTS 64
+#define GSO_BYTES 65000
 
 /* ---- system calls ------------------------------------------------------ */
 
@@ -64,7 +78,7 @@ static long batch_send(int fd, lsk_mmsg *v, unsigned n) {
 /* Receive into v[0, n) what is queued: the number received (>= 1), or
  * -errno (-EAGAIN: nothing queued). */
 static long batch_recv(int fd, lsk_mmsg *v, unsigned n) {
-#if HAVE_MMSG
+#if HAVE_MMSG && !defined(LSK_RECV_LOOP)
     for (;;) {
         int r = recvmmsg(fd, v, n, 0, NULL);
         if (r >= 0) return r;
@@ -73,7 +87,9 @@ static long batch_recv(int fd, lsk_mmsg *v, unsigned n) {
 #else
     unsigned i;
     for (i = 0; i < n; i++) {
-        long r = lsk_recvmsg(fd, &v[i].msg_hdr);
+        struct msghdr *m = &v[i].msg_hdr;
+        long r = lsk_recvfrom(fd, (char *)m->msg_iov[0].iov_base, m->msg_iov[0].iov_len,
+                              (struct sockaddr *)m->msg_name, &m->msg_namelen);
         if (r < 0) return i > 0 ? (long)i : r;
         v[i].msg_len = (unsigned)r;
     }
@@ -121,7 +137,6 @@ static int get_addr(lua_State *L, lsk_socket *s, int idx, const char *what, lsk_
 /* Push a sender's address: addr, port (inet, inet6, packet) or the path
  * (unix, "" for an unnamed sender). Returns the count. */
 static int push_from(lua_State *L, const lsk_socket *s, const lsk_addr *a) {
-    int n;
     if (a->len < sizeof(sa_family_t)) {
         /* No address from the kernel: an unnamed unix peer, or a
          * connection-oriented socket. */
@@ -133,12 +148,7 @@ static int push_from(lua_State *L, const lsk_socket *s, const lsk_addr *a) {
         lua_pushnil(L);
         return 2;
     }
-    n = lsk_push_addr(L, (const struct sockaddr *)&a->ss, a->len);
-    if (n == 3) {
-        lua_pop(L, 1); /* the family is the socket's own */
-        return 2;
-    }
-    return n;
+    return lsk_push_addr_port(L, (const struct sockaddr *)&a->ss, a->len);
 }
 
 /* A connected seqpacket socket reads a reset or an end like a stream. A
@@ -172,19 +182,10 @@ static int failure(lua_State *L, const lsk_socket *s, long r, const char *what,
  * waiting within d: bytes sent, or -errno (-ETIMEDOUT). */
 static long send_one(lsk_socket *s, const char *p, size_t n, const lsk_addr *a,
                      lsk_deadline *d) {
-    struct msghdr m;
-    struct iovec iov;
-    memset(&m, 0, sizeof m);
-    iov.iov_base = (void *)p;
-    iov.iov_len = n;
-    m.msg_iov = &iov;
-    m.msg_iovlen = 1;
-    if (a != NULL) {
-        m.msg_name = (void *)&a->ss;
-        m.msg_namelen = a->len;
-    }
     for (;;) {
-        long r = lsk_sendmsg(s->st.fd, &m);
+        /* send/sendto rather than sendmsg: the kernel does less per call. */
+        long r = a != NULL ? lsk_sendto(s->st.fd, p, n, (const struct sockaddr *)&a->ss, a->len)
+                           : lsk_send(s->st.fd, p, n);
         int w;
         if (r >= 0) {
             s->st.sent += (unsigned long long)r;
@@ -197,29 +198,27 @@ static long send_one(lsk_socket *s, const char *p, size_t n, const lsk_addr *a,
 
 /* Receive one message of at most max bytes into the scratch block,
  * waiting within d: its length (*trunc set when it was longer), or -errno
- * (-ETIMEDOUT). `from` may be NULL. */
+ * (-ETIMEDOUT). `from` may be NULL.
+ *
+ * One byte more than max is asked for: when it arrives, the message was
+ * longer. That needs neither recvmsg (dearer than recvfrom per call) nor
+ * MSG_TRUNC, which not every family honours. */
 static long recv_one(lua_State *L, lsk_socket *s, size_t max, lsk_addr *from,
                      int *trunc, lsk_deadline *d) {
-    char *buf = scratch(L, s, max);
-    struct msghdr m;
-    struct iovec iov;
+    char *buf = scratch(L, s, max + 1);
     for (;;) {
         long r;
         int w;
-        memset(&m, 0, sizeof m);
-        iov.iov_base = buf;
-        iov.iov_len = max;
-        m.msg_iov = &iov;
-        m.msg_iovlen = 1;
         if (from != NULL) {
-            memset(&from->ss, 0, sizeof from->ss);
-            m.msg_name = &from->ss;
-            m.msg_namelen = sizeof from->ss;
+            from->ss.ss_family = AF_UNSPEC;
+            from->len = sizeof from->ss;
+            r = lsk_recvfrom(s->st.fd, buf, max + 1, (struct sockaddr *)&from->ss, &from->len);
+        } else {
+            r = lsk_recv(s->st.fd, buf, max + 1);
         }
-        r = lsk_recvmsg(s->st.fd, &m);
         if (r >= 0) {
-            *trunc = (m.msg_flags & MSG_TRUNC) != 0;
-            if (from != NULL) from->len = m.msg_namelen;
+            *trunc = (size_t)r > max;
+            if (*trunc) r = (long)max;
             s->st.received += (unsigned long long)r;
             return r;
         }
@@ -325,13 +324,13 @@ static int check_list(lua_State *L, const lsk_socket *s) {
     return n;
 }
 
-/* Fill one message of a sendmany chunk from list entry i. The strings
- * stay referenced by the list, so their pointers outlive the call.
- * Returns 0 or the number of failure results pushed (an address that
- * does not resolve). */
+/* The data (iov) and destination (dest: def, a filled from the entry's
+ * own address, or NULL for the connected peer) of list entry i. The
+ * strings stay referenced by the list, so their pointers outlive the
+ * call. Returns 0 or the number of failure results pushed (an address
+ * that does not resolve). */
 static int fill_entry(lua_State *L, lsk_socket *s, int i, const lsk_addr *def,
-                      lsk_addr *a, const lsk_addr **dest, struct iovec *iov,
-                      struct msghdr *m) {
+                      lsk_addr *a, const lsk_addr **dest, struct iovec *iov) {
     const lsk_addr *to = def;
     size_t len;
     int top = lua_gettop(L), n = 0;
@@ -365,13 +364,6 @@ static int fill_entry(lua_State *L, lsk_socket *s, int i, const lsk_addr *def,
         }
     }
     iov->iov_len = len;
-    memset(m, 0, sizeof *m);
-    m->msg_iov = iov;
-    m->msg_iovlen = 1;
-    if (to != NULL) {
-        m->msg_name = (void *)&to->ss;
-        m->msg_namelen = to->len;
-    }
     *dest = to;
     lua_settop(L, top);
     return 0;
@@ -384,13 +376,75 @@ static int batch_failure(lua_State *L, int pushed, int done) {
     return pushed + (pushed == 2 ? 2 : 1);
 }
 
+/* Control space for one UDP_SEGMENT value. */
+typedef union {
+    struct cmsghdr align;
+    char buf[CMSG_SPACE(sizeof(unsigned short))];
+} gso_control;
+
+static int same_dest(const lsk_addr *a, const lsk_addr *b) {
+    if (a == b) return 1;
+    if (a == NULL || b == NULL || a->len != b->len) return 0;
+    return memcmp(&a->ss, &b->ss, a->len) == 0;
+}
+
+/* Group the datagrams iov[0, c) into messages v[]: one per datagram, or
+ * with gso, runs to one destination of one size (the last may be
+ * shorter) as one message each. runs[m] is how many datagrams message m
+ * carries. Returns the number of messages. */
+static int group(lsk_mmsg *v, int *runs, struct iovec *iov, const lsk_addr **dest,
+                 int c, int gso, gso_control *ctl) {
+    int k = 0, m = 0;
+    while (k < c) {
+        int j = k + 1;
+        size_t size = iov[k].iov_len, total = size;
+        if (gso && size > 0) {
+            while (j < c && j - k < GSO_SEGMENTS && same_dest(dest[j], dest[k]) &&
+                   iov[j].iov_len <= size && iov[j].iov_len > 0 &&
+                   total + iov[j].iov_len <= GSO_BYTES) {
+                total += iov[j].iov_len;
+                if (iov[j++].iov_len < size) break; /* a shorter one ends the run */
+            }
+        }
+        memset(&v[m].msg_hdr, 0, sizeof v[m].msg_hdr);
+        v[m].msg_hdr.msg_iov = &iov[k];
+        v[m].msg_hdr.msg_iovlen = (size_t)(j - k);
+        if (dest[k] != NULL) {
+            v[m].msg_hdr.msg_name = (void *)&dest[k]->ss;
+            v[m].msg_hdr.msg_namelen = dest[k]->len;
+        }
+#if HAVE_GSO
+        if (j - k > 1) {
+            struct cmsghdr *cm;
+            unsigned short seg = (unsigned short)size;
+            v[m].msg_hdr.msg_control = ctl[m].buf;
+            v[m].msg_hdr.msg_controllen = sizeof ctl[m].buf;
+            cm = CMSG_FIRSTHDR(&v[m].msg_hdr);
+            cm->cmsg_level = SOL_UDP;
+            cm->cmsg_type = UDP_SEGMENT;
+            cm->cmsg_len = CMSG_LEN(sizeof seg);
+            memcpy(CMSG_DATA(cm), &seg, sizeof seg);
+        }
+#else
+        (void)ctl;
+#endif
+        runs[m++] = j - k;
+        k = j;
+    }
+    return m;
+}
+
 int lsk_msg_sendmany(lua_State *L, lsk_socket *s) {
     lsk_addr def, addrs[CHUNK];
     const lsk_addr *dest[CHUNK];
     struct iovec iov[CHUNK];
     lsk_mmsg v[CHUNK];
+    gso_control ctl[CHUNK];
+    int runs[CHUNK];
     lsk_deadline d;
     int total = check_list(L, s), done = 0, have_def = 0, n;
+    int udp = HAVE_GSO && (s->family == AF_INET || s->family == AF_INET6) &&
+              s->type == SOCK_DGRAM && (s->protocol == 0 || s->protocol == IPPROTO_UDP);
 
     if (!lua_isnoneornil(L, 3)) {
         if ((n = get_addr(L, s, 3, "sendmany", &def)) != 0) return batch_failure(L, n, 0);
@@ -400,31 +454,104 @@ int lsk_msg_sendmany(lua_State *L, lsk_socket *s) {
     s->st.pending = 0;
     lsk_deadline_init(&d, &s->st.tm);
     while (done < total) {
-        int c = total - done < CHUNK ? total - done : CHUNK, k, off = 0;
+        int c = total - done < CHUNK ? total - done : CHUNK, k, off = 0, msgs, first = done;
         for (k = 0; k < c; k++) {
             n = fill_entry(L, s, done + k + 1, have_def ? &def : NULL, &addrs[k], &dest[k],
-                           &iov[k], &v[k].msg_hdr);
+                           &iov[k]);
             if (n) return batch_failure(L, n, done);
         }
-        while (off < c) {
-            long r = batch_send(s->st.fd, v + off, (unsigned)(c - off));
+        msgs = group(v, runs, iov, dest, c, udp && !s->no_gso, ctl);
+        while (off < msgs) {
+            long r = batch_send(s->st.fd, v + off, (unsigned)(msgs - off));
             int w;
             if (r > 0) {
-                for (k = off; k < off + r; k++) s->st.sent += v[k].msg_len;
+                for (k = off; k < off + r; k++) {
+                    s->st.sent += v[k].msg_len;
+                    done += runs[k];
+                }
                 off += (int)r;
-                done += (int)r;
                 continue;
+            }
+            if (runs[off] > 1 && (r == -EIO || r == -EINVAL)) {
+                /* A device without checksum offload, or a route whose MTU
+                 * is too small for the segments: send one by one from
+                 * now on. */
+                s->no_gso = 1;
+                break;
             }
             if (r == -EAGAIN || r == -EWOULDBLOCK) {
                 w = lsk_stream_wait(&s->st, LSK_WANT_WRITE, &d);
                 if (w == 0) continue;
                 r = -w;
             }
-            return batch_failure(L, failure(L, s, r, "sendmany", dest[off]), done);
+            return batch_failure(L, failure(L, s, r, "sendmany", dest[done - first]), done);
         }
     }
     lua_pushinteger(L, done);
     return 1;
+}
+
+/* recvmany builds many small tables, so the keys are pushed once and the
+ * address values of the previous entry are reused while the sender stays
+ * the same (always, on a connected socket). Stack slots from `base`: */
+enum { KEY_DATA, KEY_ADDR, KEY_PORT, KEY_PATH, KEY_TRUNCATED, SLOT_RESULT, SLOT_ADDR,
+       SLOT_PORT, SLOT_COUNT };
+
+typedef struct last_from {
+    lsk_addr a;
+    int n; /* values of the cached address (1: path, 2: addr and port); 0: none */
+} last_from;
+
+/* The keys, then the result: the table at `into` or a new one. */
+static void push_keys(lua_State *L, int into, int size) {
+    lua_pushliteral(L, "data");
+    lua_pushliteral(L, "addr");
+    lua_pushliteral(L, "port");
+    lua_pushliteral(L, "path");
+    lua_pushliteral(L, "truncated");
+    if (into) lua_pushvalue(L, into);
+    else lua_createtable(L, size, 0);
+    lua_pushnil(L);
+    lua_pushnil(L);
+}
+
+static void set_slot(lua_State *L, int base, int key, int slot) {
+    lua_pushvalue(L, base + key);
+    lua_pushvalue(L, base + slot);
+    lua_rawset(L, -3);
+}
+
+/* Push {data=, addr=, port=} (unix: {data=, path=}) [, truncated = true]
+ * for result index i: the table already at that index of the result when
+ * it is one (a caller's earlier result handed back: no allocation), a new
+ * one otherwise. */
+static void push_entry(lua_State *L, const lsk_socket *s, const lsk_addr *a, const char *data,
+                       size_t len, int trunc, int base, last_from *last, int i) {
+    lua_rawgeti(L, base + SLOT_RESULT, i);
+    if (lua_type(L, -1) != LUA_TTABLE) {
+        lua_pop(L, 1);
+        lua_createtable(L, 0, 4);
+    }
+    lua_pushvalue(L, base + KEY_DATA);
+    lua_pushlstring(L, data, len);
+    lua_rawset(L, -3);
+    if (last->n == 0 || a->len != last->a.len || memcmp(&a->ss, &last->a.ss, a->len) != 0) {
+        int n = push_from(L, s, a);
+        if (n == 2) lua_replace(L, base + SLOT_PORT);
+        lua_replace(L, base + SLOT_ADDR);
+        last->a = *a;
+        last->n = n;
+    }
+    if (last->n == 2) {
+        set_slot(L, base, KEY_ADDR, SLOT_ADDR);
+        set_slot(L, base, KEY_PORT, SLOT_PORT);
+    } else {
+        set_slot(L, base, KEY_PATH, SLOT_ADDR);
+    }
+    lua_pushvalue(L, base + KEY_TRUNCATED);
+    if (trunc) lua_pushboolean(L, 1);
+    else lua_pushnil(L);
+    lua_rawset(L, -3);
 }
 
 int lsk_msg_recvmany(lua_State *L, lsk_socket *s) {
@@ -435,27 +562,35 @@ int lsk_msg_recvmany(lua_State *L, lsk_socket *s) {
     lua_Integer want;
     size_t max;
     char *buf;
-    int chunk, got = 0;
+    int chunk, got = 0, base, into = 0, old = 0;
+    last_from last;
 
     if (!lsock_tointeger(L, 2, &want) || want < 1 || want > BATCH_MAX)
         luaL_argerror(L, 2, "count must be an integer from 1 to 1024");
     max = check_max(L, 3);
+    if (!lua_isnoneornil(L, 4)) {
+        luaL_checktype(L, 4, LUA_TTABLE);
+        into = 4;
+        old = (int)lsock_rawlen(L, 4);
+    }
     chunk = want < CHUNK ? (int)want : CHUNK;
-    if (max > MSG_LIMIT / (size_t)chunk)
+    if (max + 1 > MSG_LIMIT / (size_t)chunk)
         luaL_argerror(L, 3, "max too large for this count (count * max at most 64 MiB)");
     if (s->st.fd < 0) return lsk_closed_result(L);
     s->st.pending = 0;
     lsk_deadline_init(&d, &s->st.tm);
-    buf = scratch(L, s, (size_t)chunk * max);
-    lua_createtable(L, chunk, 0);
+    /* Each datagram gets max + 1 bytes: a full one was longer than max. */
+    buf = scratch(L, s, (size_t)chunk * (max + 1));
+    last.n = 0;
+    base = lua_gettop(L) + 1;
+    push_keys(L, into, chunk);
     while (got < want) {
         int c = want - got < chunk ? (int)(want - got) : chunk, k, w;
         long r;
         for (k = 0; k < c; k++) {
-            iov[k].iov_base = buf + (size_t)k * max;
-            iov[k].iov_len = max;
+            iov[k].iov_base = buf + (size_t)k * (max + 1);
+            iov[k].iov_len = max + 1;
             memset(&v[k].msg_hdr, 0, sizeof v[k].msg_hdr);
-            memset(&addrs[k].ss, 0, sizeof addrs[k].ss);
             v[k].msg_hdr.msg_iov = &iov[k];
             v[k].msg_hdr.msg_iovlen = 1;
             v[k].msg_hdr.msg_name = &addrs[k].ss;
@@ -466,22 +601,12 @@ int lsk_msg_recvmany(lua_State *L, lsk_socket *s) {
             for (k = 0; k < r; k++) {
                 /* An empty seqpacket message is the end of the connection. */
                 if (is_closed(s, (long)v[k].msg_len)) break;
-                s->st.received += v[k].msg_len;
+                size_t len = v[k].msg_len > max ? max : v[k].msg_len;
+                s->st.received += len;
                 addrs[k].len = v[k].msg_hdr.msg_namelen;
-                lua_createtable(L, 0, 4);
-                lua_pushlstring(L, (const char *)iov[k].iov_base, v[k].msg_len);
-                lua_setfield(L, -2, "data");
-                if (push_from(L, s, &addrs[k]) == 2) {
-                    lua_setfield(L, -3, "port");
-                    lua_setfield(L, -2, "addr");
-                } else {
-                    lua_setfield(L, -2, "path");
-                }
-                if (v[k].msg_hdr.msg_flags & MSG_TRUNC) {
-                    lua_pushboolean(L, 1);
-                    lua_setfield(L, -2, "truncated");
-                }
-                lua_rawseti(L, -2, ++got);
+                push_entry(L, s, &addrs[k], (const char *)iov[k].iov_base, len,
+                           v[k].msg_len > max, base, &last, ++got);
+                lua_rawseti(L, base + SLOT_RESULT, got);
             }
             if (k < r) break;
             if (r < c) break; /* the queue is empty */
@@ -496,5 +621,11 @@ int lsk_msg_recvmany(lua_State *L, lsk_socket *s) {
         return failure(L, s, r, "recvmany", NULL);
     }
     if (got == 0) return lsk_closed_result(L); /* seqpacket end */
+    /* A reused result ends where this batch ends. */
+    for (; old > got; old--) {
+        lua_pushnil(L);
+        lua_rawseti(L, base + SLOT_RESULT, old);
+    }
+    lua_pushvalue(L, base + SLOT_RESULT);
     return 1;
 }

@@ -28,6 +28,7 @@ typedef struct lsk_socket {
     lsk_stream st;
     int family, type, protocol;
     int connecting; /* a non-blocking connect is in progress */
+    int no_gso;     /* sendmany: the route refused UDP segmentation offload */
 } lsk_socket;
 
 /* ---- results (errors.c) --------------------------------------------- */
@@ -78,6 +79,8 @@ void lsk_format_addr(const struct sockaddr *sa, socklen_t salen, char *buf,
  * inet, inet6 and packet (interface name, ethertype, "packet"), 1 for
  * unix (the path). */
 int lsk_push_addr(lua_State *L, const struct sockaddr *sa, socklen_t len);
+/* The same without the family: 2 values (addr, port) or 1 (the path). */
+int lsk_push_addr_port(lua_State *L, const struct sockaddr *sa, socklen_t len);
 /* Module functions */
 int lsk_getaddrinfo(lua_State *L);
 int lsk_getnameinfo(lua_State *L);

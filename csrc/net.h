@@ -60,6 +60,8 @@ int lsk_close(int fd);
 /* send/recv that never raise SIGPIPE; >= 0 bytes or -errno. */
 long lsk_send(int fd, const char *p, size_t n);
 long lsk_recv(int fd, char *p, size_t n);
+long lsk_sendto(int fd, const char *p, size_t n, const struct sockaddr *sa, socklen_t len);
+long lsk_recvfrom(int fd, char *p, size_t n, struct sockaddr *sa, socklen_t *len);
 struct msghdr;
 /* sendmsg/recvmsg the same way (sendmsg with MSG_NOSIGNAL; recvmsg with
  * a control buffer takes received descriptors close-on-exec where the
@@ -69,11 +71,16 @@ long lsk_recvmsg(int fd, struct msghdr *m);
 
 /* ---- the read buffer (buffer.c) -------------------------------------
  * Bytes received and not yet handed to Lua live in data[start, end).
- * The block is allocated when a read needs it and released as soon as it
- * is drained, so an idle connection holds no buffer at all. */
+ * The block is allocated when a read needs it and released when it is
+ * drained, so an idle connection holds no buffer at all. One exception
+ * keeps bulk reads from allocating a block per call: when the last read
+ * filled all the room it had (`more`: the kernel very likely holds more),
+ * a drained block is kept for the next read, and the reader frees it as
+ * soon as a read finds nothing. */
 typedef struct lsk_buffer {
     char *data;
     size_t start, end, cap;
+    int more;
 } lsk_buffer;
 
 #define lsk_buffer_len(b) ((b)->end - (b)->start)
@@ -81,6 +88,8 @@ typedef struct lsk_buffer {
 
 void lsk_buffer_consume(lsk_buffer *b, size_t n);
 void lsk_buffer_free(lsk_buffer *b);
+/* Free the block when it holds nothing (nothing more is coming now). */
+void lsk_buffer_release(lsk_buffer *b);
 /* Make room for at least `room` more bytes after end; returns the free
  * space at end (>= room) or 0 when memory is exhausted. */
 size_t lsk_buffer_prepare(lsk_buffer *b, size_t room);

@@ -73,6 +73,7 @@ lsk_socket *lsk_socket_push(lua_State *L, int fd, int family, int type,
     s->type = type;
     s->protocol = protocol;
     s->connecting = 0;
+    s->no_gso = 0;
     luaL_getmetatable(L, LSOCK_SOCKET);
     lua_setmetatable(L, -2);
     return s;

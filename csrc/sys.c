@@ -161,6 +161,22 @@ long lsk_send(int fd, const char *p, size_t n) {
     }
 }
 
+long lsk_sendto(int fd, const char *p, size_t n, const struct sockaddr *sa, socklen_t len) {
+    for (;;) {
+        ssize_t r = sendto(fd, p, n, LSK_SENDFLAGS, sa, len);
+        if (r >= 0) return (long)r;
+        if (errno != EINTR) return -(long)errno;
+    }
+}
+
+long lsk_recvfrom(int fd, char *p, size_t n, struct sockaddr *sa, socklen_t *len) {
+    for (;;) {
+        ssize_t r = recvfrom(fd, p, n, 0, sa, len);
+        if (r >= 0) return (long)r;
+        if (errno != EINTR) return -(long)errno;
+    }
+}
+
 long lsk_recv(int fd, char *p, size_t n) {
     for (;;) {
         ssize_t r = recv(fd, p, n, 0);

@@ -576,6 +576,51 @@ describe("udp", function()
       end
     end)
 
+    it("recvmany refills a result handed back: its tables, new fields, the rest removed", function()
+      local rx, rport = bound()
+      local tx, tport = bound()
+      must(tx:sendmany({ "one", "two", "three-long" }, LOCAL4, rport))
+      local first = collect(rx, 3, 64, 5)
+      assert.equal(3, #first)
+      assert.is_true(first[3].truncated)
+      local old1 = first[1]
+      old1.truncated = true -- must be cleared when the entry is refilled
+      must(tx:sendmany({ "ab", "cdefgh" }, LOCAL4, rport))
+      local again = must(rx:recvmany(64, 5, first))
+      assert.equal(first, again)
+      assert.equal(old1, again[1])
+      assert.equal(2, #again)
+      assert.is_nil(again[3])
+      assert.same({ data = "ab", addr = LOCAL4, port = tport }, again[1])
+      assert.same({ data = "cdefg", addr = LOCAL4, port = tport, truncated = true }, again[2])
+    end)
+
+    it("raises naming the argument when the table to refill is not a table", function()
+      local rx = bound()
+      assert_raises({ "#3", "table" }, function() rx:recvmany(4, 10, "x") end)
+    end)
+
+    it("sends runs of equal-sized datagrams (segmentation offload) as separate datagrams", function()
+      local rx, rport = bound()
+      local other, oport = bound()
+      local tx = bound()
+      -- runs of one size to one destination, a shorter one ending a run,
+      -- then another size and another destination in between
+      local list = {}
+      for i = 1, 70 do list[#list + 1] = ("%04d"):format(i) .. ("r"):rep(60) end
+      list[#list + 1] = "short"
+      for i = 1, 3 do list[#list + 1] = { data = "elsewhere " .. i, addr = LOCAL4, port = oport } end
+      for i = 1, 5 do list[#list + 1] = ("%04d"):format(i) .. ("s"):rep(200) end
+      assert.equal(#list, tx:sendmany(list, LOCAL4, rport))
+      local got = collect(rx, 76, 64)
+      assert.equal(76, #got)
+      for i = 1, 70 do assert.equal(list[i], got[i].data) end
+      assert.equal("short", got[71].data)
+      for i = 1, 5 do assert.equal(list[74 + i], got[71 + i].data) end
+      local there = collect(other, 3, 64)
+      for i = 1, 3 do assert.equal("elsewhere " .. i, there[i].data) end
+    end)
+
     it("recvmany returns at most n entries and leaves the rest queued", function()
       local rx, rport = bound()
       local tx = bound()
