@@ -10,26 +10,14 @@ local lsock = require "lsock"
 local util = require "helpers.util"
 
 local checks = require "helpers.checks" {
-  it = it, assert = assert, pending = pending, after_each = after_each }
+  it = it, assert = assert, pending = pending, after_each = after_each, teardown = teardown }
 local track, must = checks.tracker(), checks.must
 local assert_raises, assert_integer = checks.assert_raises, checks.assert_integer
 
 local WAIT = 5
 local O_CLOEXEC = 524288 -- 02000000 octal
-local it_proc = checks.it_if(io.open("/proc/self/stat") ~= nil, "no /proc/self/fdinfo (not Linux)")
+local it_proc = checks.it_if(checks.HAVE_PROC, "no /proc/self/fdinfo (not Linux)")
 local CHILD = "spec/helpers/fdpass_child.lua"
-
-local function sh(cmd)
-  local r = os.execute(cmd .. " >/dev/null 2>&1")
-  return r == true or r == 0
-end
-
-local function first_line(cmd)
-  local p = assert(io.popen(cmd))
-  local line = p:read("*l")
-  p:close()
-  return line
-end
 
 local count_fds = checks.count_sockets
 
@@ -61,23 +49,7 @@ local function has_bit(flags, bit)
   return math.floor(flags / bit) % 2 == 1
 end
 
-local DIR = assert(first_line("mktemp -d /tmp/lsock-fdpass.XXXXXX"), "mktemp -d failed")
-local made, counter = {}, 0
-local function new_path()
-  counter = counter + 1
-  local p = ("%s/s%d"):format(DIR, counter)
-  made[#made + 1] = p
-  return p
-end
-after_each(function()
-  for i = #made, 1, -1 do
-    os.remove(made[i])
-    made[i] = nil
-  end
-end)
-teardown(function()
-  sh("rm -rf " .. util.quote(DIR))
-end)
+local new_path = checks.temp_dir("/tmp/lsock-fdpass.XXXXXX").path
 
 local function pair(t)
   local a, b = lsock.socketpair(t)

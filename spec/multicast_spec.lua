@@ -24,23 +24,11 @@ local function udp(family)
   return s
 end
 
--- The exit status of a shell command, true when it succeeded.
-local function succeeds(cmd)
-  local ok = os.execute(cmd .. " >/dev/null 2>&1")
-  return ok == true or ok == 0
-end
-
-local function shell_output(cmd)
-  local p = io.popen(cmd .. " 2>/dev/null")
-  if not p then return "" end
-  local text = p:read("*a") or ""
-  p:close()
-  return (text:gsub("%s+$", ""))
-end
+local succeeds = util.succeeds
 
 -- Why the namespace specs cannot run here, or nil when they can.
 local function netns_unavailable()
-  if shell_output("id -u") ~= "0" then return "not root: unshare -n needs root" end
+  if not util.is_root() then return "not root: unshare -n needs root" end
   if not succeeds("command -v unshare") then return "no unshare command" end
   if not succeeds("command -v ip") then return "no ip command" end
   if not succeeds("command -v timeout") then return "no timeout command" end
@@ -51,11 +39,7 @@ local NETNS_WHY = netns_unavailable()
 if NETNS_WHY then print("multicast_spec: IPv6 multicast specs pending: " .. NETNS_WHY) end
 local it_netns = checks.it_if(NETNS_WHY == nil, tostring(NETNS_WHY))
 
-local function here()
-  local source = debug.getinfo(1, "S").source
-  return (source:sub(1, 1) == "@" and source:sub(2):match("^(.*/)")) or "spec/"
-end
-local MCAST_V6 = here() .. "helpers/mcast_v6.lua"
+local MCAST_V6 = util.HELPERS .. "mcast_v6.lua"
 
 -- Run `script` with arguments `...` in a child Lua (same interpreter and
 -- module paths as util.spawn_script) inside a new network namespace with a
@@ -64,11 +48,7 @@ local MCAST_V6 = here() .. "helpers/mcast_v6.lua"
 -- first word of each line (the rest of the line as the value) and the whole
 -- output.
 local function run_in_netns(script, ...)
-  local words = {}
-  for i = 1, select("#", ...) do words[#words + 1] = util.quote(tostring((select(i, ...)))) end
-  local setup = string.format("package.path = %q; package.cpath = %q", package.path, package.cpath)
-  local child = string.format("%s -e %s %s %s", util.interpreter(), util.quote(setup),
-    util.quote(script), table.concat(words, " "))
+  local child = util.lua_command(script, ...)
   local inner = "ip link add v0 type veth peer name v1; ip link set v0 up; ip link set v1 up; "
     .. "ip link set lo up; sleep 2.5; " .. child
   local cmd = "timeout 60 unshare -n sh -c " .. util.quote(inner) .. " 2>&1"

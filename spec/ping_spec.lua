@@ -17,27 +17,7 @@ local assert_raises = checks.assert_raises
 
 local TIMEOUT = 2 -- seconds a ping that must succeed may wait for its reply
 
-local function command_ok(cmd)
-  local ok = os.execute(cmd .. " >/dev/null 2>&1")
-  return ok == true or ok == 0
-end
-
-local function first_line(cmd)
-  local p = io.popen(cmd .. " 2>/dev/null")
-  local out = p and p:read("*l")
-  if p then p:close() end
-  return out
-end
-
--- The Lua command line that runs `script` as util.spawn_script does (same
--- interpreter and module paths), for wrapping in other commands.
-local function lua_command(script, ...)
-  local words = {}
-  for i = 1, select("#", ...) do words[i] = util.quote((select(i, ...))) end
-  local setup = ("package.path = %q; package.cpath = %q"):format(package.path, package.cpath)
-  return ("%s -e %s %s %s"):format(util.interpreter(), util.quote(setup), util.quote(script),
-    table.concat(words, " "))
-end
+local command_ok, first_line, lua_command = util.succeeds, util.first_line, util.lua_command
 
 -- Run a shell command line under `timeout 60`; returns its output (standard
 -- output and error) and exit status.
@@ -81,7 +61,7 @@ local function dgram_allowed()
   return false
 end
 
-local IS_ROOT = tonumber(first_line("id -u")) == 0
+local IS_ROOT = util.is_root()
 local DGRAM_OK = dgram_allowed()
 local it_root = checks.it_if(IS_ROOT, "raw ICMP sockets need root (CAP_NET_RAW)")
 local it_root6 = IS_ROOT and checks.it_ipv6 or it_root

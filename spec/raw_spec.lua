@@ -11,35 +11,20 @@ local util = require "helpers.util"
 
 local LOCAL4, LOCAL6 = "127.0.0.1", "::1"
 local WAIT = 5 -- seconds: the timeout every spec socket gets
-local TRIES = 200 -- datagrams looked at before a spec gives up on its reply
+-- A spec gives up on its reply after this many datagrams or seconds. Packet
+-- and raw sockets see all the traffic of lo, which other programs on the
+-- machine may fill: a count alone can run out before the reply comes.
+local TRIES, SECONDS = 100000, 10
 
 local checks = require "helpers.checks" {
   it = it, assert = assert, pending = pending, after_each = after_each }
 local track, must = checks.tracker(), checks.must
 
-local function command_ok(cmd)
-  local ok = os.execute(cmd .. " >/dev/null 2>&1")
-  return ok == true or ok == 0
-end
-
-local function uid()
-  local p = io.popen("id -u")
-  local out = p and p:read("*a") or ""
-  if p then p:close() end
-  return tonumber(out)
-end
-
--- The Lua command line that runs `script` as util.spawn_script does (same
--- interpreter and module paths), for wrapping in other commands.
-local function lua_command(script, ...)
-  local setup = ("package.path = %q; package.cpath = %q"):format(package.path, package.cpath)
-  return ("%s -e %s %s %s"):format(util.interpreter(), util.quote(setup), util.quote(script),
-    table.concat({ ... }, " "))
-end
+local command_ok, lua_command = util.succeeds, util.lua_command
 
 local AS_NOBODY = "setpriv --reuid=65534 --regid=65534 --clear-groups "
 
-local IS_ROOT = uid() == 0
+local IS_ROOT = util.is_root()
 local it_root = checks.it_if(IS_ROOT, "raw sockets need root (CAP_NET_RAW)")
 local it_root6 = IS_ROOT and checks.it_ipv6 or it_root
 -- The child must be able to load lsock from where this build lives.
@@ -72,16 +57,19 @@ local function unique(what)
 end
 
 -- Receive on `s` until `pick(data, addr, port_or_ethertype)` returns
--- something, looking at TRIES datagrams at most (each wait bounded by the
--- socket timeout). Returns what pick returned, or fails the spec.
+-- something, looking at TRIES datagrams for SECONDS at most (each wait
+-- bounded by the socket timeout). Returns what pick returned, or fails the
+-- spec.
 local function receive_until(s, pick)
-  for _ = 1, TRIES do
+  local deadline, seen = lsock.monotime() + SECONDS, 0
+  while seen < TRIES and lsock.monotime() < deadline do
     local data, a, b = s:recvfrom()
     assert.is_string(data, "recvfrom: " .. tostring(a))
+    seen = seen + 1
     local found = pick(data, a, b)
     if found then return found end
   end
-  error("no matching datagram among " .. TRIES)
+  error("no matching datagram among the " .. seen .. " seen")
 end
 
 local function raw4()
@@ -185,7 +173,7 @@ describe("raw inet sockets", function()
 
   it_nobody("cannot be opened without CAP_NET_RAW: nil, err, EPERM", function()
     local cmd = "timeout 60 " .. AS_NOBODY
-      .. lua_command("spec/helpers/raw_open.lua", "inet:raw:icmp inet6:raw:icmpv6 packet:raw") .. " 2>&1"
+      .. lua_command("spec/helpers/raw_open.lua", "inet:raw:icmp", "inet6:raw:icmpv6", "packet:raw") .. " 2>&1"
     local p = assert(io.popen(cmd))
     local out = p:read("*a")
     p:close()

@@ -108,19 +108,15 @@ end)
 
 local util = require "helpers.util"
 local checks = require "helpers.checks" {
-  it = it, assert = assert, pending = pending, after_each = after_each }
+  it = it, assert = assert, pending = pending, after_each = after_each, teardown = teardown }
 local track, must = checks.tracker(), checks.must
 local assert_raises, assert_integer = checks.assert_raises, checks.assert_integer
 
 local WAIT = 5
-local IS_LINUX = io.open("/proc/self/stat") ~= nil
+local IS_LINUX = checks.HAVE_PROC
 local it_linux = checks.it_if(IS_LINUX, "not Linux: no abstract namespace, /proc or SO_PEERCRED")
 
--- os.execute's result is a number on 5.1/LuaJIT and a boolean on 5.2+.
-local function sh(cmd)
-  local r = os.execute(cmd .. " >/dev/null 2>&1")
-  return r == true or r == 0
-end
+local sh = util.succeeds
 
 local function is_socket(p) return sh("test -S " .. util.quote(p)) end
 local function exists(p) return sh("test -e " .. util.quote(p)) end
@@ -133,48 +129,23 @@ local function read_file(p)
   return s
 end
 
-local function first_line(cmd)
-  local p = assert(io.popen(cmd))
-  local line = p:read("*l")
-  p:close()
-  return line
-end
-
 local our_pid = checks.our_pid
 
 -- One temporary directory for the file; fresh names inside it per spec,
 -- removed after each spec.
-local DIR = assert(first_line("mktemp -d /tmp/lsock-unix.XXXXXX"), "mktemp -d failed")
-local made, counter = {}, 0
-local function new_path(prefix)
-  counter = counter + 1
-  local p = ("%s/%s%d"):format(DIR, prefix or "s", counter)
-  made[#made + 1] = p
-  return p
-end
-after_each(function()
-  for i = #made, 1, -1 do
-    os.remove(made[i])
-    made[i] = nil
-  end
-end)
-teardown(function()
-  sh("rm -rf " .. util.quote(DIR))
-end)
+local tmp = checks.temp_dir("/tmp/lsock-unix.XXXXXX")
+local DIR, new_path = tmp.dir, tmp.path
 
 -- A unique abstract name.
 local function abstract(tag)
-  counter = counter + 1
-  return ("@lsock-spec-%s-%d-%d-%d"):format(tag or "x", os.time(), math.random(1e6), counter)
+  return ("@lsock-spec-%s-%d-%d-%d"):format(tag or "x", os.time(), math.random(1e6), tmp.serial())
 end
 
 -- A path of exactly n bytes inside DIR.
 local function path_of_length(n)
   local base = DIR .. "/L"
   assert(#base < n, "temporary directory name too long for the spec")
-  local p = base .. string.rep("x", n - #base)
-  made[#made + 1] = p
-  return p
+  return tmp.remember(base .. string.rep("x", n - #base))
 end
 
 local function sock(t)
@@ -795,8 +766,8 @@ describe("lsock.socketpair", function()
 end)
 
 describe("peercred", function()
-  local uid = tonumber(first_line("id -u"))
-  local gid = tonumber(first_line("id -g"))
+  local uid = tonumber(util.first_line("id -u", true))
+  local gid = tonumber(util.first_line("id -g", true))
 
   it_linux("gives this process's pid, uid and gid on a socketpair, as integers", function()
     local a, b = lsock.socketpair()

@@ -2,11 +2,13 @@
 -- (busted only; the child peers use spec/helpers/util.lua instead).
 --
 -- busted gives each spec file its own `it`, `assert`, `pending` and
--- `after_each`, which a required module cannot see, so a spec file passes
--- them in:
+-- `after_each` (and `teardown`), which a required module cannot see, so a
+-- spec file passes them in:
 --   local checks = require "helpers.checks" {
 --     it = it, assert = assert, pending = pending, after_each = after_each }
+-- A file that uses `checks.temp_dir` passes `teardown = teardown` too.
 local lsock = require "lsock"
+local util = require "helpers.util"
 
 local function ipv6_available()
   local ok, s = pcall(lsock.tcp, "inet6")
@@ -16,6 +18,17 @@ local function ipv6_available()
   return bound == true
 end
 local HAVE_IPV6 = ipv6_available()
+
+-- Is there a /proc filesystem (Linux)? The probe is closed at once, so that
+-- no open file waits for the collector (a spec that compares descriptor
+-- numbers would see it go).
+local function proc_available()
+  local f = io.open("/proc/self/stat")
+  if not f then return false end
+  f:close()
+  return true
+end
+local HAVE_PROC = proc_available()
 
 --- This process's id, read from /proc/self/stat (Linux).
 local function our_pid()
@@ -46,6 +59,7 @@ end
 
 return function(busted)
   local it, assert, pending, after_each = busted.it, busted.assert, busted.pending, busted.after_each
+  local teardown = busted.teardown -- only given by the files that use temp_dir
   local checks = {}
 
   --- A tracker for sockets opened by the running spec: `track(s, ...)`
@@ -64,6 +78,44 @@ return function(busted)
       if s then opened[#opened + 1] = s end
       return s, ...
     end
+  end
+
+  --- One temporary directory for the spec file, made now by
+  -- `mktemp -d TEMPLATE` and removed with all it holds at the end of the file
+  -- (`teardown`). Returns a table `tmp`:
+  -- * `tmp.dir`, the directory;
+  -- * `tmp.path(prefix)`, a fresh path in it, `prefix` (default "s")
+  --   followed by a number, removed after the running spec;
+  -- * `tmp.remember(p)`, remove p too after the running spec, and return it;
+  -- * `tmp.serial()`, the next number of the counter that `tmp.path` uses,
+  --   for other unique names.
+  -- Call at the top level of a spec file.
+  function checks.temp_dir(template)
+    assert(teardown, "checks.temp_dir needs `teardown = teardown` in the table given to helpers.checks")
+    local dir = assert(util.first_line("mktemp -d " .. template, true), "mktemp -d failed")
+    local made, counter = {}, 0
+    local tmp = { dir = dir }
+    function tmp.serial()
+      counter = counter + 1
+      return counter
+    end
+    function tmp.remember(p)
+      made[#made + 1] = p
+      return p
+    end
+    function tmp.path(prefix)
+      return tmp.remember(("%s/%s%d"):format(dir, prefix or "s", tmp.serial()))
+    end
+    after_each(function()
+      for i = #made, 1, -1 do
+        os.remove(made[i])
+        made[i] = nil
+      end
+    end)
+    teardown(function()
+      util.succeeds("rm -rf " .. util.quote(dir))
+    end)
+    return tmp
   end
 
   --- A setup step that must work for the spec to mean anything.
@@ -104,7 +156,8 @@ return function(busted)
   end
 
   checks.our_pid, checks.count_sockets = our_pid, count_sockets
-  checks.it_proc = checks.it_if(io.open("/proc/self/stat") ~= nil, "no /proc filesystem (not Linux)")
+  checks.HAVE_PROC = HAVE_PROC
+  checks.it_proc = checks.it_if(HAVE_PROC, "no /proc filesystem (not Linux)")
   checks.it_ipv6 = checks.it_if(HAVE_IPV6, "no IPv6 loopback here")
   checks.it_integers = checks.it_if(math.type ~= nil, "integers need Lua 5.3+, this is " .. _VERSION)
   checks.it_lua54 = checks.it_if(_VERSION >= "Lua 5.4", "<close> needs Lua 5.4+, this is " .. _VERSION)

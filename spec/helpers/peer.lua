@@ -35,10 +35,7 @@ local util = require "helpers.util"
 
 local command, host, port = arg[1], arg[2], tonumber(arg[3])
 
-local function out(...)
-  io.stdout:write(table.concat({ ... }, " "), "\n")
-  io.stdout:flush()
-end
+local out = util.out
 
 local sock, cerr = lsock.connect(host, port, { timeout = util.TIMEOUT, nodelay = true })
 if not sock then

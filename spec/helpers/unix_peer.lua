@@ -16,10 +16,7 @@ local util = require "helpers.util"
 
 local command, path = arg[1], arg[2]
 
-local function out(...)
-  io.stdout:write(table.concat({ ... }, " "), "\n")
-  io.stdout:flush()
-end
+local out = util.out
 
 local function own_pid()
   local f = assert(io.open("/proc/self/stat"))

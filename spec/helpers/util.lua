@@ -7,6 +7,11 @@
 --   fails a spec instead of hanging it;
 -- * `util.spawn`: runs `spec/helpers/peer.lua` (or another script) in a
 --   child process with the same interpreter and module paths as this one;
+--   `util.lua_command` is that command line, for wrapping in other commands;
+--   `util.HELPERS` is the directory of the child scripts;
+-- * `util.succeeds`, `util.first_line`, `util.output`: run a shell command
+--   and see whether it succeeded, or read its output; `util.is_root`;
+-- * `util.out`: print one line of words and flush (for the child peers);
 -- * `util.block`, `util.send_pattern`, `util.checker`: a deterministic
 --   byte stream for transfers checked by content;
 -- * `util.tohex`, `util.fromhex`, `util.quote`, `util.is_integer`.
@@ -91,18 +96,78 @@ local function here()
   return (source:sub(1, 1) == "@" and source:sub(2):match("^(.*/)")) or "spec/helpers/"
 end
 
---- The path of the peer script, `peer.lua` beside this file.
-util.PEER = here() .. "peer.lua"
+--- The directory of this file (spec/helpers/, with the slash), where the
+-- child scripts live.
+util.HELPERS = here()
 
-local function have_timeout_command()
-  local ok = os.execute("timeout 1 true >/dev/null 2>&1")
+--- The path of the peer script, `peer.lua` beside this file.
+util.PEER = util.HELPERS .. "peer.lua"
+
+--- Run the shell command `cmd` with its standard output and error thrown
+-- away; true when it exited with status 0. (os.execute's result is a number
+-- on 5.1/LuaJIT and a boolean on 5.2+.)
+function util.succeeds(cmd)
+  local ok = os.execute(cmd .. " >/dev/null 2>&1")
   return ok == true or ok == 0
 end
-local TIMEOUT_PREFIX = have_timeout_command() and "timeout 60 " or ""
+
+-- Open `cmd` for reading; its standard error is thrown away unless
+-- `keep_stderr` is true, then it goes where this process's goes.
+local function popen(cmd, keep_stderr)
+  return io.popen(keep_stderr and cmd or cmd .. " 2>/dev/null")
+end
+
+--- The first line the shell command `cmd` prints, or nil (no output, or
+-- no process). Its standard error is thrown away unless `keep_stderr`.
+function util.first_line(cmd, keep_stderr)
+  local p = popen(cmd, keep_stderr)
+  local line = p and p:read("*l")
+  if p then p:close() end
+  return line
+end
+
+--- Everything the shell command `cmd` prints, without trailing white space
+-- ("" when it could not run). Its standard error is thrown away unless
+-- `keep_stderr`.
+function util.output(cmd, keep_stderr)
+  local p = popen(cmd, keep_stderr)
+  if not p then return "" end
+  local text = p:read("*a") or ""
+  p:close()
+  return (text:gsub("%s+$", ""))
+end
+
+--- Does this process run as root (`id -u` is 0)?
+function util.is_root()
+  return util.output("id -u") == "0"
+end
+
+--- Write the words `...` (strings or numbers) on one line of standard output,
+-- separated by spaces, and flush: how the child peers report.
+function util.out(...)
+  io.stdout:write(table.concat({ ... }, " "), "\n")
+  io.stdout:flush()
+end
+
+local TIMEOUT_PREFIX = util.succeeds("timeout 1 true") and "timeout 60 " or ""
+
+--- The command line that runs `script` with arguments `...` (turned into
+-- strings and quoted) under the interpreter of `util.interpreter()` and this
+-- process's `package.path` and `package.cpath`, for `util.spawn_script` and
+-- for wrapping in other commands (timeout, unshare, setpriv).
+function util.lua_command(script, ...)
+  local words = {}
+  for i = 1, select("#", ...) do
+    words[#words + 1] = util.quote(tostring((select(i, ...))))
+  end
+  local setup = string.format("package.path = %q; package.cpath = %q",
+    package.path, package.cpath)
+  return string.format("%s -e %s %s %s", util.interpreter(), util.quote(setup),
+    util.quote(script), table.concat(words, " "))
+end
 
 --- Start `script` (default `util.PEER`) in a child process with arguments
--- `...` (turned into strings), the interpreter of `util.interpreter()` and
--- this process's `package.path` and `package.cpath`. Standard output and
+-- `...`, run as `util.lua_command(script, ...)`. Standard output and
 -- standard error are captured together. As a safety net the child is killed
 -- after 60 s where the `timeout` command exists; the peers exit on their own
 -- long before.
@@ -110,15 +175,7 @@ local TIMEOUT_PREFIX = have_timeout_command() and "timeout 60 " or ""
 -- Returns a handle whose `wait()` reads everything the child printed, waits
 -- for it to exit and returns the output without trailing white space.
 function util.spawn_script(script, ...)
-  local words = {}
-  for i = 1, select("#", ...) do
-    words[#words + 1] = util.quote(tostring((select(i, ...))))
-  end
-  local setup = string.format("package.path = %q; package.cpath = %q",
-    package.path, package.cpath)
-  local cmd = string.format("%s%s -e %s %s %s 2>&1", TIMEOUT_PREFIX,
-    util.interpreter(), util.quote(setup), util.quote(script),
-    table.concat(words, " "))
+  local cmd = TIMEOUT_PREFIX .. util.lua_command(script, ...) .. " 2>&1"
   local f = assert(io.popen(cmd, "r"))
   local handle, output = {}, nil
   function handle.wait()
