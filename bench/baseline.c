@@ -6,11 +6,22 @@
  * TCP stream from user space. It is the ceiling the Lua libraries are
  * compared with, for information.
  *
- *   baseline server lines|bulk COUNT         prints its port, sends, prints "ok"
- *   baseline client lines|bulk COUNT PORT    reads, checks, prints "ok SECONDS UNITS"
+ *   baseline server WORKLOAD COUNT [PATH]    prints its port (or PATH), serves, prints "ok"
+ *   baseline client WORKLOAD COUNT ADDR      reads, checks, prints "ok SECONDS UNITS"
  *
- * COUNT is a number of lines (lines) or of MiB (bulk). Built by bench/run.sh
- * with cc -O2 -Wall -Wextra -Werror.
+ * WORKLOAD  lines           TCP, COUNT lines of 40 bytes
+ *           bulk            TCP, COUNT MiB
+ *           unix_bulk       the same as bulk over a unix stream socket bound
+ *                           at PATH (the server's argument, the client's ADDR)
+ *           unix_pingpong   COUNT round trips of 64 bytes over a unix stream
+ *                           socket: the client writes a message and reads the
+ *                           server's echo of it, one at a time
+ *           udp, udp_mmsg   bench/baseline_udp.c (the server is the receiver
+ *                           and the measured side there)
+ *           udp_gso         a sender only (client): bench/baseline_udp.c
+ *
+ * For TCP, ADDR is the port the server printed. Built by bench/run.sh with
+ * cc -O2 -Wall -Wextra -Werror from this file and bench/baseline_udp.c.
  */
 #define _POSIX_C_SOURCE 200809L
 
@@ -25,24 +36,31 @@
 #include <string.h>
 #include <sys/socket.h>
 #include <sys/time.h>
+#include <sys/un.h>
 #include <time.h>
 #include <unistd.h>
+
+#include "baseline.h"
 
 /* Keep these in step with bench/stream.lua. */
 #define LINE_LEN 39                 /* characters of a line, LF not counted */
 #define BATCH_LINES 1600            /* lines per write: 64,000 bytes */
 #define CHUNK 65536                 /* bulk write and read size */
-#define TIMEOUT_S 30                /* every wait is bounded by this */
+#define PING_LEN 64                 /* a message of unix_pingpong */
 static const char LINE[] = "abcdefghijklmnopqrstuvwxyz0123456789ABC";
 static const char LAST[] = "zyxwvutsrqponmlkjihgfedcba9876543210XYZ";
 static const char PAT64[] =
     "0123456789abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ+/";
 static const char MARK[] = "-lsock-bench-end"; /* the last 16 bytes of bulk */
+/* unix_pingpong: odd round trips carry PAT64, even ones PING_B; the last one
+ * PAT64 with MARK as its last 16 bytes */
+static const char PING_B[] =
+    "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789+/";
 #define MARK_LEN 16
 
-static const char *prog = "baseline";
+const char *prog = "baseline";
 
-static void fail(const char *fmt, ...) {
+void fail(const char *fmt, ...) {
     va_list ap;
     fprintf(stderr, "%s: ", prog);
     va_start(ap, fmt);
@@ -52,13 +70,13 @@ static void fail(const char *fmt, ...) {
     exit(1);
 }
 
-static double monotime(void) {
+double monotime(void) {
     struct timespec ts;
     clock_gettime(CLOCK_MONOTONIC, &ts);
     return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
 }
 
-static long parse_count(const char *s, long min) {
+long parse_count(const char *s, long min) {
     char *end;
     long v;
     errno = 0;
@@ -67,10 +85,10 @@ static long parse_count(const char *s, long min) {
     return v;
 }
 
-static void set_timeouts(int fd) {
+void set_timeouts_ms(int fd, long ms) {
     struct timeval tv;
-    tv.tv_sec = TIMEOUT_S;
-    tv.tv_usec = 0;
+    tv.tv_sec = ms / 1000;
+    tv.tv_usec = (ms % 1000) * 1000;
     if (setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv) < 0 ||
         setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof tv) < 0)
         fail("setsockopt: %s", strerror(errno));
@@ -137,23 +155,76 @@ static void serve_bulk(int fd, long mib) {
     send_all(fd, chunk, CHUNK);
 }
 
-static int server(int bulk, long count) {
-    struct sockaddr_in sa;
-    socklen_t len = sizeof sa;
-    struct pollfd pfd;
-    int one = 1, lfd, fd, r;
+/* read() until exactly n bytes arrived; 0 when the stream ended before the
+ * first byte, fails when it ends in the middle. */
+static int read_full(int fd, char *buf, size_t n) {
+    size_t have = 0;
+    while (have < n) {
+        size_t k = read_some(fd, buf + have, n - have);
+        if (k == 0) {
+            if (have == 0) return 0;
+            fail("the stream ended inside a message (%zu of %zu bytes)", have, n);
+        }
+        have += k;
+    }
+    return 1;
+}
 
-    lfd = socket(AF_INET, SOCK_STREAM, 0);
-    if (lfd < 0) fail("socket: %s", strerror(errno));
-    setsockopt(lfd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
-    loopback(&sa, 0);
-    if (bind(lfd, (struct sockaddr *)&sa, sizeof sa) < 0) fail("bind: %s", strerror(errno));
-    if (listen(lfd, 1) < 0) fail("listen: %s", strerror(errno));
-    if (getsockname(lfd, (struct sockaddr *)&sa, &len) < 0)
-        fail("getsockname: %s", strerror(errno));
-    printf("%d\n", ntohs(sa.sin_port));
+/* unix_pingpong, server side: echo every 64-byte message until the client
+ * closes; checks the number of messages and the last one. */
+static void serve_pingpong(int fd, long count) {
+    char msg[PING_LEN], last[PING_LEN];
+    long got = 0;
+    while (read_full(fd, msg, PING_LEN)) {
+        send_all(fd, msg, PING_LEN);
+        got++;
+    }
+    if (got != count) fail("echoed %ld messages, expected %ld", got, count);
+    memcpy(last, PAT64, PING_LEN);
+    memcpy(last + PING_LEN - MARK_LEN, MARK, MARK_LEN);
+    if (memcmp(msg, last, PING_LEN) != 0) fail("last message: wrong content");
+}
+
+enum workload { W_LINES, W_BULK, W_UNIX_BULK, W_PINGPONG, W_UDP, W_UDP_MMSG, W_UDP_GSO };
+
+/* A listening socket: TCP on 127.0.0.1 port 0 (the port is printed), or
+ * unix at path (the path is printed). */
+static int listen_on(const char *path) {
+    int lfd;
+    if (path) {
+        struct sockaddr_un su;
+        if (strlen(path) >= sizeof su.sun_path) fail("path too long: %s", path);
+        memset(&su, 0, sizeof su);
+        su.sun_family = AF_UNIX;
+        memcpy(su.sun_path, path, strlen(path));
+        lfd = socket(AF_UNIX, SOCK_STREAM, 0);
+        if (lfd < 0) fail("socket: %s", strerror(errno));
+        if (bind(lfd, (struct sockaddr *)&su, sizeof su) < 0) fail("bind %s: %s", path, strerror(errno));
+        if (listen(lfd, 1) < 0) fail("listen: %s", strerror(errno));
+        printf("%s\n", path);
+    } else {
+        struct sockaddr_in sa;
+        socklen_t len = sizeof sa;
+        int one = 1;
+        lfd = socket(AF_INET, SOCK_STREAM, 0);
+        if (lfd < 0) fail("socket: %s", strerror(errno));
+        setsockopt(lfd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
+        loopback(&sa, 0);
+        if (bind(lfd, (struct sockaddr *)&sa, sizeof sa) < 0) fail("bind: %s", strerror(errno));
+        if (listen(lfd, 1) < 0) fail("listen: %s", strerror(errno));
+        if (getsockname(lfd, (struct sockaddr *)&sa, &len) < 0)
+            fail("getsockname: %s", strerror(errno));
+        printf("%d\n", ntohs(sa.sin_port));
+    }
     fflush(stdout);
+    return lfd;
+}
 
+static int server(enum workload w, long count, const char *path) {
+    struct pollfd pfd;
+    int lfd, fd, r;
+
+    lfd = listen_on(path);
     pfd.fd = lfd;
     pfd.events = POLLIN;
     do r = poll(&pfd, 1, TIMEOUT_S * 1000); while (r < 0 && errno == EINTR);
@@ -162,10 +233,12 @@ static int server(int bulk, long count) {
     fd = accept(lfd, NULL, NULL);
     if (fd < 0) fail("accept: %s", strerror(errno));
     close(lfd);
-    set_timeouts(fd);
+    if (path) unlink(path);
+    set_timeouts_ms(fd, TIMEOUT_S * 1000L);
 
-    if (bulk) serve_bulk(fd, count);
-    else serve_lines(fd, count);
+    if (w == W_LINES) serve_lines(fd, count);
+    else if (w == W_PINGPONG) serve_pingpong(fd, count);
+    else serve_bulk(fd, count);
     if (close(fd) < 0) fail("close: %s", strerror(errno));
     printf("ok\n");
     return 0;
@@ -240,47 +313,96 @@ static double read_bulk(int fd, long mib) {
     return t1 - t0;
 }
 
-static int client(int bulk, long count, const char *port_s) {
-    struct sockaddr_in sa;
-    long port = parse_count(port_s, 1);
+/* unix_pingpong, client side: COUNT round trips of one 64-byte message,
+ * each echo compared with what was sent; the last message is distinct. */
+static double pingpong(int fd, long count) {
+    char a[PING_LEN], b[PING_LEN], last[PING_LEN], reply[PING_LEN];
+    long i;
+    double t0, t1;
+    memcpy(a, PAT64, PING_LEN);
+    memcpy(b, PING_B, PING_LEN);
+    memcpy(last, PAT64, PING_LEN);
+    memcpy(last + PING_LEN - MARK_LEN, MARK, MARK_LEN);
+    t0 = monotime();
+    for (i = 1; i <= count; i++) {
+        const char *msg = i == count ? last : (i & 1) ? a : b;
+        send_all(fd, msg, PING_LEN);
+        if (!read_full(fd, reply, PING_LEN)) fail("round trip %ld: the stream ended", i);
+        if (memcmp(reply, msg, PING_LEN) != 0) fail("round trip %ld: wrong echo", i);
+    }
+    t1 = monotime();
+    return t1 - t0;
+}
+
+static int client(enum workload w, long count, const char *addr) {
     double secs;
+    long long units = w == W_LINES || w == W_PINGPONG ? count : (long long)count * 1024 * 1024;
+    char c;
     int fd;
 
-    if (port > 65535) fail("bad port '%s'", port_s);
-    fd = socket(AF_INET, SOCK_STREAM, 0);
-    if (fd < 0) fail("socket: %s", strerror(errno));
-    set_timeouts(fd);
-    loopback(&sa, (int)port);
-    if (connect(fd, (struct sockaddr *)&sa, sizeof sa) < 0) fail("connect: %s", strerror(errno));
+    if (w == W_UNIX_BULK || w == W_PINGPONG) {
+        struct sockaddr_un su;
+        if (strlen(addr) >= sizeof su.sun_path) fail("path too long: %s", addr);
+        memset(&su, 0, sizeof su);
+        su.sun_family = AF_UNIX;
+        memcpy(su.sun_path, addr, strlen(addr));
+        fd = socket(AF_UNIX, SOCK_STREAM, 0);
+        if (fd < 0) fail("socket: %s", strerror(errno));
+        set_timeouts_ms(fd, TIMEOUT_S * 1000L);
+        if (connect(fd, (struct sockaddr *)&su, sizeof su) < 0) fail("connect %s: %s", addr, strerror(errno));
+    } else {
+        struct sockaddr_in sa;
+        long port = parse_count(addr, 1);
+        if (port > 65535) fail("bad port '%s'", addr);
+        fd = socket(AF_INET, SOCK_STREAM, 0);
+        if (fd < 0) fail("socket: %s", strerror(errno));
+        set_timeouts_ms(fd, TIMEOUT_S * 1000L);
+        loopback(&sa, (int)port);
+        if (connect(fd, (struct sockaddr *)&sa, sizeof sa) < 0) fail("connect: %s", strerror(errno));
+    }
 
-    secs = bulk ? read_bulk(fd, count) : read_lines(fd, count);
+    if (w == W_LINES) secs = read_lines(fd, count);
+    else if (w == W_PINGPONG) secs = pingpong(fd, count);
+    else secs = read_bulk(fd, count);
+    /* the pingpong client closes first; the readers make sure nothing follows */
+    if (w != W_PINGPONG && read_some(fd, &c, 1) != 0) fail("unexpected data after the end of the stream");
     close(fd);
-    printf("ok %.6f %lld\n", secs, bulk ? (long long)count * 1024 * 1024 : (long long)count);
+    printf("ok %.6f %lld\n", secs, units);
     return 0;
 }
 
+#define USAGE "usage: %s server|client lines|bulk|unix_bulk|unix_pingpong|udp|udp_mmsg|udp_gso COUNT [ADDR]\n"
+
 int main(int argc, char **argv) {
-    int bulk;
+    static const char *const names[] = {"lines", "bulk", "unix_bulk", "unix_pingpong", "udp", "udp_mmsg", "udp_gso", NULL};
+    enum workload w = W_LINES;
     long count;
+    int i, is_server, is_unix;
 
     signal(SIGPIPE, SIG_IGN);
     if (argc < 4) {
-        fprintf(stderr, "usage: %s server|client lines|bulk COUNT [PORT]\n", argv[0]);
+        fprintf(stderr, USAGE, argv[0]);
         return 2;
     }
-    if (strcmp(argv[2], "lines") == 0) bulk = 0;
-    else if (strcmp(argv[2], "bulk") == 0) bulk = 1;
-    else fail("unknown workload '%s' (lines, bulk)", argv[2]);
-    count = parse_count(argv[3], bulk ? 1 : 2);
+    for (i = 0; names[i] && strcmp(argv[2], names[i]) != 0; i++) {}
+    if (!names[i]) fail("unknown workload '%s' (lines, bulk, unix_bulk, unix_pingpong, udp, udp_mmsg, udp_gso)", argv[2]);
+    w = (enum workload)i;
+    count = parse_count(argv[3], w == W_LINES ? 2 : 1);
+    is_server = strcmp(argv[1], "server") == 0;
+    is_unix = w == W_UNIX_BULK || w == W_PINGPONG;
 
-    if (strcmp(argv[1], "server") == 0 && argc == 4) {
+    if (is_server && argc == (is_unix ? 5 : 4)) {
         prog = "baseline server";
-        return server(bulk, count);
+        if (w == W_UDP_GSO) fail("udp_gso is a sender (client) only");
+        if (w == W_UDP || w == W_UDP_MMSG) return udp_receiver(w == W_UDP_MMSG, count);
+        return server(w, count, is_unix ? argv[4] : NULL);
     }
     if (strcmp(argv[1], "client") == 0 && argc == 5) {
         prog = "baseline client";
-        return client(bulk, count, argv[4]);
+        if (w == W_UDP || w == W_UDP_MMSG || w == W_UDP_GSO)
+            return udp_sender(w == W_UDP ? 0 : w == W_UDP_MMSG ? 1 : 2, count, argv[4]);
+        return client(w, count, argv[4]);
     }
-    fprintf(stderr, "usage: %s server|client lines|bulk COUNT [PORT]\n", argv[0]);
+    fprintf(stderr, USAGE, argv[0]);
     return 2;
 }

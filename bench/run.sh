@@ -13,9 +13,15 @@
 #                 (build/$LUA/?.so, that is build/lua5.4/lsock/core.so)
 #   CC            C compiler for the baseline (cc)
 #   BENCH_LIBS    libraries to run ("luasocket lsock c"; extras: cqueues luv)
+#   BENCH_WORKLOADS  workloads to run (all): lines bulk recv udp_rate
+#                 udp_recv unix_bulk unix_pingpong
 #   BENCH_RUNS    runs per library and workload, the best counts (3)
 #   BENCH_LINES   lines in the lines workload (2000000)
-#   BENCH_MIB     MiB in the bulk workloads (512)
+#   BENCH_MIB     MiB in the TCP bulk workloads (512)
+#   BENCH_UDP_COUNT       datagrams in udp_rate (2000000)
+#   BENCH_UDP_RECV_COUNT  datagrams in udp_recv (4000000)
+#   BENCH_UNIX_MIB        MiB in unix_bulk (24576)
+#   BENCH_PINGPONG        round trips in unix_pingpong (400000)
 #   BENCH_STRICT  1: also fail when lsock/LuaSocket is below its goal
 set -eu
 
@@ -31,6 +37,7 @@ die() {
 LUA=${LUA:-lua5.4}
 CC=${CC:-cc}
 BENCH_LIBS=${BENCH_LIBS:-luasocket lsock c}
+BENCH_WORKLOADS=${BENCH_WORKLOADS:-all}
 results=$root/bench/results
 
 has_lib() {
@@ -107,13 +114,25 @@ fi
 mkdir -p "$results"
 rm -f "$results/latest.txt" "$results/runs.tsv"
 
+# udp_recv feeds every library's receiver from the C baseline's sender, so
+# it needs the baseline even when c is not in BENCH_LIBS.
+needs_baseline=""
+has_lib c && needs_baseline="the C baseline (c in BENCH_LIBS)"
+case " $BENCH_WORKLOADS " in
+*" all "* | *" udp_recv "* | *" udp_recvmany "*) needs_baseline=${needs_baseline:-"the C sender of udp_recv"} ;;
+esac
 baseline=$results/baseline
-if has_lib c; then
-    command -v "$CC" >/dev/null 2>&1 || die "no C compiler '$CC' for the baseline (set CC, or leave c out of BENCH_LIBS)"
-    "$CC" -O2 -Wall -Wextra -Werror -o "$baseline" bench/baseline.c ||
-        die "the C baseline does not compile ($CC -O2 -Wall -Wextra -Werror bench/baseline.c)"
-    versions="$versions, C baseline ($CC -O2)"
+if [ -n "$needs_baseline" ]; then
+    command -v "$CC" >/dev/null 2>&1 ||
+        die "no C compiler '$CC' for $needs_baseline (set CC, or leave c out of BENCH_LIBS and udp_recv out of BENCH_WORKLOADS)"
+    "$CC" -O2 -Wall -Wextra -Werror -o "$baseline" bench/baseline.c bench/baseline_udp.c ||
+        die "the C baseline does not compile ($CC -O2 -Wall -Wextra -Werror bench/baseline.c bench/baseline_udp.c)"
+    has_lib c && versions="$versions, C baseline ($CC -O2)"
 fi
+
+# the unix socket paths of the unix workloads live in a private directory
+tmp=$(mktemp -d "${TMPDIR:-/tmp}/lsock-bench.XXXXXX") || die "mktemp -d failed"
+trap 'rm -rf "$tmp"' EXIT
 
 # Every process of a run is bounded; the sockets also time out after 30 s.
 wrap=""
@@ -123,11 +142,14 @@ fi
 
 cpus=$(getconf _NPROCESSORS_ONLN 2>/dev/null || echo "?")
 now=$(date -u '+%Y-%m-%d %H:%M UTC')
-BENCH_HEADER="lsock benchmark $now: $lua_version$versions; $cpus CPUs, $(uname -sr)"
+# the udp receivers ask for a 4 MiB SO_RCVBUF, which net.core.rmem_max caps
+rmem=$(cat /proc/sys/net/core/rmem_max 2>/dev/null || echo "?")
+BENCH_HEADER="lsock benchmark $now: $lua_version$versions; $cpus CPUs, $(uname -sr), rmem_max $rmem"
 BENCH_BASELINE=$baseline
 BENCH_RESULTS=$results
+BENCH_TMP=$tmp
 BENCH_WRAP=$wrap
-export LUA BENCH_LIBS BENCH_HEADER BENCH_BASELINE BENCH_RESULTS BENCH_WRAP
+export LUA BENCH_LIBS BENCH_WORKLOADS BENCH_HEADER BENCH_BASELINE BENCH_RESULTS BENCH_TMP BENCH_WRAP
 
 echo "bench: $BENCH_HEADER" >&2
 "$LUA" bench/run.lua

@@ -1,13 +1,22 @@
 -- bench/stream.lua: one side of one benchmark run, for one Lua library.
 --
---   lua stream.lua LIB server WORKLOAD COUNT        prints its port, sends, prints "ok"
---   lua stream.lua LIB client WORKLOAD COUNT PORT   reads, checks, prints "ok SECONDS UNITS"
+--   lua stream.lua LIB server WORKLOAD COUNT [PATH]  prints its port (or PATH), serves, prints "ok"
+--   lua stream.lua LIB client WORKLOAD COUNT ADDR    reads, checks, prints "ok SECONDS UNITS"
 --
--- LIB       luasocket | lsock | cqueues
+-- LIB       luasocket | lsock | cqueues (TCP workloads only)
 -- WORKLOAD  lines     COUNT lines of 40 bytes (39 characters + LF), read one
 --                     by one with receive("l") (LuaSocket: "*l")
 --           bulk      COUNT MiB sent in 64 KiB strings, read with receive(65536)
 --           recv      as bulk, read with recv(65536) (lsock only)
+--           unix_bulk, unix_recv
+--                     bulk and recv over a unix stream socket: the server
+--                     binds PATH, the client connects to it (ADDR)
+--           unix_pingpong
+--                     COUNT round trips over a unix stream socket: the client
+--                     sends a 64-byte message, reads the server's echo with
+--                     receive(64) and compares, one at a time
+--
+-- For TCP, ADDR is the port the server printed.
 --
 -- The server writes large batches (64,000 bytes of lines, or 64 KiB chunks)
 -- so that the reader is what is measured. The client times itself with the
@@ -32,7 +41,13 @@ local PAT64 = "0123456789abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ+/"
 local MARK = "-lsock-bench-end" -- the last 16 bytes of a bulk stream
 local TIMEOUT = 30
 
-local USAGE = "usage: stream.lua luasocket|lsock|cqueues server|client lines|bulk|recv COUNT [PORT]"
+local PING_LEN = 64
+-- unix_pingpong: odd round trips carry PAT64, even ones PING_B, the last one
+-- PAT64 with MARK as its last 16 bytes
+local PING_B = "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789+/"
+
+local USAGE = "usage: stream.lua luasocket|lsock|cqueues server|client "
+  .. "lines|bulk|recv|unix_bulk|unix_recv|unix_pingpong COUNT [ADDR]"
 
 local libname, role, workload, count_s, port_s = ...
 
@@ -67,7 +82,7 @@ local libs = {}
 
 -- LuaSocket and lsock share the API of everything measured here: only the
 -- constructor, the clock and the name of the line pattern differ.
-local function socket_like(tcp, clock, line_pattern)
+local function socket_like(tcp, clock, line_pattern, unix)
   local lib = { clock = clock, line_pattern = line_pattern, sendall = send_all }
   function lib.listen()
     local s = tcp()
@@ -89,12 +104,32 @@ local function socket_like(tcp, clock, line_pattern)
     check(c:connect("127.0.0.1", tonumber(port)), "connect")
     return c
   end
+  -- unix stream sockets: the same calls with a path
+  function lib.listen_unix(path)
+    local s = unix()
+    check(s:bind(path), "bind " .. path)
+    check(s:listen(1), "listen")
+    s:settimeout(TIMEOUT)
+    return s
+  end
+  function lib.connect_unix(path)
+    local c = unix()
+    c:settimeout(TIMEOUT)
+    check(c:connect(path), "connect " .. path)
+    return c
+  end
   return lib
 end
 
 libs.luasocket = function()
   local socket = require "socket"
-  return socket_like(socket.tcp, socket.gettime, "*l")
+  -- socket.unix (Debian's LuaSocket 3.1): a table with stream(); older
+  -- versions: the module is itself the constructor
+  local function unix()
+    local u = require "socket.unix"
+    return check(type(u) == "table" and u.stream and u.stream() or u(), "socket.unix")
+  end
+  return socket_like(socket.tcp, socket.gettime, "*l", unix)
 end
 
 libs.lsock = function()
@@ -103,7 +138,10 @@ libs.lsock = function()
     package.cpath = cpath .. ";" .. package.cpath
   end
   local core = require "lsock.core"
-  return socket_like(core.tcp, core.monotime, "l")
+  local function unix()
+    return check(core.socket("unix", "stream"), "socket unix stream")
+  end
+  return socket_like(core.tcp, core.monotime, "l", unix)
 end
 
 libs.cqueues = function()
@@ -140,8 +178,10 @@ libs.cqueues = function()
   return lib
 end
 
+local WORKLOADS = { lines = true, bulk = true, recv = true, unix_bulk = true, unix_recv = true, unix_pingpong = true }
+local is_unix = workload and workload:sub(1, 5) == "unix_"
 if not (libname and libs[libname] and (role == "server" or role == "client")
-    and (workload == "lines" or workload == "bulk" or workload == "recv") and count_s) then
+    and WORKLOADS[workload] and count_s) then
   io.stderr:write(USAGE, "\n")
   os.exit(2)
 end
@@ -151,6 +191,7 @@ if not count or count < (workload == "lines" and 2 or 1) or count % 1 ~= 0 then
 end
 
 local lib = libs[libname]()
+if is_unix and not lib.listen_unix then fail("no unix sockets for %s here", libname) end
 
 local function rep(s, n)
   local t = {}
@@ -184,12 +225,51 @@ local function serve_bulk(c)
   lib.sendall(c, chunk:sub(1, CHUNK - #MARK) .. MARK)
 end
 
+local function ping_messages()
+  local last = PAT64:sub(1, PING_LEN - #MARK) .. MARK
+  return PAT64, PING_B, last
+end
+
+-- unix_pingpong: echo every 64-byte message until the client closes; check
+-- the number of messages and the last one.
+local function serve_pingpong(c)
+  local receive, send = c.receive, c.send
+  local got, last = 0, nil
+  while true do
+    local msg, err, partial = receive(c, PING_LEN)
+    if not msg then
+      if err ~= "closed" then fail("message %d: %s", got + 1, tostring(err)) end
+      if partial and partial ~= "" then fail("the stream ended inside a message") end
+      break
+    end
+    local i = send(c, msg)
+    if i ~= PING_LEN then fail("echo %d: %s", got + 1, tostring(i)) end
+    got, last = got + 1, msg
+  end
+  local _, _, want = ping_messages()
+  if got ~= count then fail("echoed %d messages, expected %d", got, count) end
+  if last ~= want then fail("last message: wrong content") end
+end
+
 local function server()
-  local s, port = lib.listen()
+  local s, port
+  if is_unix then
+    if not port_s then fail("no PATH") end
+    s, port = lib.listen_unix(port_s), port_s
+  else
+    s, port = lib.listen()
+  end
   io.stdout:write(tostring(port), "\n")
   io.stdout:flush()
   local c = lib.accept(s)
-  if workload == "lines" then serve_lines(c) else serve_bulk(c) end
+  if is_unix then os.remove(port_s) end
+  if workload == "lines" then
+    serve_lines(c)
+  elseif workload == "unix_pingpong" then
+    serve_pingpong(c)
+  else
+    serve_bulk(c)
+  end
   c:close()
   io.stdout:write("ok\n")
 end
@@ -288,14 +368,34 @@ local function read_recv(c)
   return t1 - t0, expected
 end
 
+-- COUNT round trips, each echo compared with what was sent; the last
+-- message is distinct.
+local function pingpong(c)
+  local clock = lib.clock
+  local receive, send = c.receive, c.send
+  local a, b, last = ping_messages()
+  local t0 = clock()
+  for i = 1, count do
+    local msg = i == count and last or (i % 2 == 1 and a or b)
+    local j, serr = send(c, msg)
+    if j ~= PING_LEN then fail("round trip %d: send: %s", i, tostring(serr)) end
+    local reply, err = receive(c, PING_LEN)
+    if reply ~= msg then fail("round trip %d: %s", i, got(reply, err)) end
+  end
+  local t1 = clock()
+  return t1 - t0, count
+end
+
 local function client()
-  if not port_s then fail("no PORT") end
-  local c = lib.connect(port_s)
+  if not port_s then fail("no ADDR") end
+  local c = is_unix and lib.connect_unix(port_s) or lib.connect(port_s)
   local secs, units
   if workload == "lines" then
     secs, units = read_lines(c)
-  elseif workload == "bulk" then
+  elseif workload == "bulk" or workload == "unix_bulk" then
     secs, units = read_bulk(c)
+  elseif workload == "unix_pingpong" then
+    secs, units = pingpong(c)
   else
     secs, units = read_recv(c)
   end

@@ -1,0 +1,284 @@
+-- bench/dgram.lua: one side of one udp_rate run, for LuaSocket or lsock.
+--
+--   lua dgram.lua LIB server MODE COUNT        the receiver: prints its port,
+--                                              receives, prints "ok SECONDS RECEIVED LOST"
+--   lua dgram.lua LIB client MODE COUNT PORT   the sender: sends COUNT datagrams, prints "ok"
+--
+-- LIB   luasocket | lsock
+-- MODE  dgram   one datagram per call on connected sockets: send and
+--               receive (LuaSocket) / recv (lsock)
+--       batch   lsock's sendmany and recvmany, BATCH datagrams per call
+--
+-- The receiver is the measured side. It binds 127.0.0.1 port 0 with a 4 MiB
+-- receive buffer, prints the port and waits for "HELLO" from the sender; it
+-- connects its socket to the sender, answers "GO" and starts its clock. It
+-- stops at the end marker, or when nothing came for IDLE seconds (its clock
+-- then stops IDLE earlier, at the last datagram). The rate is datagrams
+-- received per second; LOST is COUNT minus the datagrams received.
+--
+-- A datagram is 64 bytes: its sequence number in 8 decimal digits, then
+-- bytes 9..64 of PAT64. The receiver checks the length of every datagram,
+-- that the sequence numbers rise (nothing duplicated or reordered) and stay
+-- below COUNT, and the whole content of the first and of the last; a
+-- mangled datagram fails the run (a lost one is counted).
+--
+-- Flow control keeps the receiver's buffer from overflowing: the receiver
+-- acks ("A" .. SEQ) the first datagram it sees of every block of ACK_EVERY;
+-- the sender never has more than WINDOW datagrams beyond the last ack in
+-- flight, and waits at most ACK_WAIT seconds for an ack before it goes on
+-- (loss is then counted, not hidden). After the last datagram the sender
+-- sends the end marker until the receiver answers "BYE".
+--
+-- Keep the constants in step with bench/baseline_udp.c. Runs on Lua 5.1 to
+-- 5.4 and LuaJIT; lsock's lsock.core comes from LSOCK_CPATH (as in
+-- bench/stream.lua).
+
+local DGRAM_LEN = 64
+local PAT64 = "0123456789abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ+/"
+local TAIL = PAT64:sub(9)
+local END = "LSOCKEND" .. TAIL
+local MAX_COUNT = 99999999
+local BATCH = 64
+local WINDOW = 4096
+local ACK_EVERY = 512
+local IDLE = 0.5
+local ACK_WAIT = 0.2
+local END_TRIES = 5
+local RCVBUF = 4 * 1024 * 1024
+local TIMEOUT = 30
+
+local USAGE = "usage: dgram.lua luasocket|lsock server|client dgram|batch COUNT [PORT]"
+
+local libname, role, mode, count_s, port_s = ...
+
+local function fail(fmt, ...)
+  io.stderr:write(string.format("dgram.lua %s %s %s: ", tostring(libname), tostring(role), tostring(mode)),
+    string.format(fmt, ...), "\n")
+  os.exit(1)
+end
+
+local function check(v, what, ...)
+  if not v then fail("%s: %s", what, tostring((...))) end
+  return v, ...
+end
+
+-- Each library as the same few operations; the hot loops call the
+-- library's methods directly.
+local libs = {}
+
+libs.luasocket = function()
+  local socket = require "socket"
+  return {
+    clock = socket.gettime,
+    recv = "receive",
+    -- udp4: socket.udp() makes its descriptor only when bound or connected
+    new = function() return check((socket.udp4 or socket.udp)(), "udp") end,
+    bind = function(s) return s:setsockname("127.0.0.1", 0) end,
+    rcvbuf = function(s, n) return s:setoption("recv-buffer-size", n) end,
+    recvfrom = function(s) return s:receivefrom() end,
+    connect = function(s, addr, port) return s:setpeername(addr, port) end,
+  }
+end
+
+libs.lsock = function()
+  local cpath = os.getenv("LSOCK_CPATH")
+  if cpath and cpath ~= "" then
+    package.cpath = cpath .. ";" .. package.cpath
+  end
+  local core = require "lsock.core"
+  if not core.udp then fail("this lsock build has no udp sockets (lsock.core.udp)") end
+  return {
+    clock = core.monotime,
+    recv = "recv",
+    new = function() return check(core.udp(), "udp") end,
+    bind = function(s) return s:bind("127.0.0.1", 0) end,
+    rcvbuf = function(s, n) return s:setoption("rcvbuf", n) end,
+    recvfrom = function(s) return s:recvfrom() end,
+    connect = function(s, addr, port) return s:connect(addr, port) end,
+  }
+end
+
+if not (libname and libs[libname] and (role == "server" or role == "client")
+    and (mode == "dgram" or mode == "batch") and count_s) then
+  io.stderr:write(USAGE, "\n")
+  os.exit(2)
+end
+local count = tonumber(count_s)
+if not count or count < 1 or count > MAX_COUNT or count % 1 ~= 0 then
+  fail("bad COUNT '%s' (1 .. %d)", tostring(count_s), MAX_COUNT)
+end
+if mode == "batch" and libname ~= "lsock" then fail("batch is an lsock mode (sendmany/recvmany)") end
+
+local lib = libs[libname]()
+local format, sub = string.format, string.sub
+
+local function dgram(seq)
+  return format("%08d", seq) .. TAIL
+end
+
+-- a connection refused (an ICMP error from a datagram that reached a
+-- closed port) is reported once; what is queued is still there
+local function retry(err)
+  return err == "connection refused"
+end
+
+-- ---- receiver -------------------------------------------------------------
+
+local function receiver()
+  local s = lib.new()
+  check(lib.rcvbuf(s, RCVBUF), "rcvbuf")
+  check(lib.bind(s), "bind")
+  local _, port = s:getsockname()
+  io.stdout:write(tostring(port), "\n")
+  io.stdout:flush()
+
+  s:settimeout(TIMEOUT)
+  local hello, addr, peer = lib.recvfrom(s)
+  if hello ~= "HELLO" then fail("waiting for the sender: %s", hello and "not HELLO" or tostring(addr)) end
+  check(lib.connect(s, addr, peer), "connect")
+  s:settimeout(IDLE)
+  check(s:send("GO"), "send GO")
+
+  local clock = lib.clock
+  local send = s.send
+  local received, last, next_ack = 0, -1, 0
+  local last_dgram
+  -- checks one datagram; true for the end marker
+  local function take(d)
+    if #d ~= DGRAM_LEN then fail("datagram %d: %d bytes, expected %d", received + 1, #d, DGRAM_LEN) end
+    local seq = tonumber(sub(d, 1, 8))
+    if not seq then
+      if d == END then return true end
+      fail("datagram %d: wrong content", received + 1)
+    end
+    if seq <= last then
+      fail("datagram %d: seq %d after seq %d: duplicated or out of order", received + 1, seq, last)
+    end
+    if seq >= count then fail("datagram %d: seq %d, only %d were sent", received + 1, seq, count) end
+    if received == 0 and d ~= dgram(seq) then fail("first datagram: wrong content") end
+    received, last, last_dgram = received + 1, seq, d
+    if seq >= next_ack then
+      send(s, "A" .. seq) -- a lost ack only slows the sender down
+      next_ack = seq - seq % ACK_EVERY + ACK_EVERY
+    end
+    return false
+  end
+
+  local t0, t1 = clock(), nil
+  local ended = false
+  if mode == "dgram" then
+    local recv = s[lib.recv]
+    repeat
+      local d, err = recv(s)
+      if d then
+        ended = take(d)
+      elseif err == "timeout" then
+        t1 = clock() - IDLE
+        break
+      elseif not retry(err) then
+        fail("%s after %d datagrams: %s", lib.recv, received, tostring(err))
+      end
+    until ended
+  else
+    -- The result is handed back each time: recvmany refills its entry
+    -- tables instead of making new ones (the documented fast path).
+    local recvmany, reuse = s.recvmany, {}
+    repeat
+      local list, err = recvmany(s, BATCH, nil, reuse)
+      reuse = list or reuse
+      if list then
+        for i = 1, #list do
+          local e = list[i]
+          if e.truncated then fail("datagram %d: truncated", received + 1) end
+          if take(e.data) then
+            ended = true
+            break
+          end
+        end
+      elseif err == "timeout" then
+        t1 = clock() - IDLE
+        break
+      elseif not retry(err) then
+        fail("recvmany after %d datagrams: %s", received, tostring(err))
+      end
+    until ended
+  end
+  if ended then
+    t1 = clock()
+    send(s, "BYE") -- the sender may go
+  end
+  if received == 0 then fail("no datagram arrived") end
+  if last_dgram ~= dgram(last) then fail("last datagram: wrong content") end
+  s:close()
+  io.stdout:write(string.format("ok %.6f %d %d\n", t1 - t0, received, count - received))
+end
+
+-- ---- sender ---------------------------------------------------------------
+
+local function sender()
+  if not (port_s and tonumber(port_s)) then fail("no PORT") end
+  local s = lib.new()
+  s:settimeout(TIMEOUT)
+  check(lib.connect(s, "127.0.0.1", tonumber(port_s)), "connect")
+  check(s:send("HELLO"), "send HELLO")
+  local recv = s[lib.recv]
+  local go, err = recv(s)
+  if go ~= "GO" then fail("waiting for GO: %s", go and "not GO" or tostring(err)) end
+  s:settimeout(ACK_WAIT)
+
+  local acked = -1
+  -- waits until sending up to seq `top` keeps at most WINDOW datagrams in
+  -- flight beyond the last ack
+  local function wait_window(top)
+    while top - acked > WINDOW do
+      local a, aerr = recv(s)
+      if a then
+        local seq = sub(a, 1, 1) == "A" and tonumber(sub(a, 2))
+        if not seq then fail("bad ack") end
+        if seq > acked then acked = seq end
+      elseif aerr == "timeout" then -- no ack: go on, loss is counted
+        acked = top - WINDOW
+      elseif not retry(aerr) then
+        fail("waiting for an ack: %s", tostring(aerr))
+      end
+    end
+  end
+
+  local send = s.send
+  if mode == "dgram" then
+    for seq = 0, count - 1 do
+      if seq - acked > WINDOW then wait_window(seq) end
+      local ok, serr = send(s, dgram(seq))
+      if not ok then fail("send datagram %d: %s", seq + 1, tostring(serr)) end
+    end
+  else
+    local sendmany = s.sendmany
+    local list = {}
+    for base = 0, count - 1, BATCH do
+      local k = math.min(BATCH, count - base)
+      wait_window(base + k - 1)
+      for i = 1, k do list[i] = dgram(base + i - 1) end
+      for i = k + 1, #list do list[i] = nil end
+      local n, serr, _, sent = sendmany(s, list)
+      if n ~= k then
+        fail("sendmany at datagram %d: %s (%s of %d sent)", base + 1, tostring(n and "short" or serr),
+          tostring(n or sent), k)
+      end
+    end
+  end
+
+  -- the end marker, until the receiver says BYE (its acks come first);
+  -- after END_TRIES the receiver has timed out on its own
+  for _ = 1, END_TRIES do
+    check(send(s, END), "send the end marker")
+    local bye, berr
+    repeat
+      bye, berr = recv(s)
+    until bye == "BYE" or (not bye and not retry(berr))
+    if bye then break end
+  end
+  s:close()
+  io.stdout:write("ok\n")
+end
+
+if role == "server" then receiver() else sender() end
