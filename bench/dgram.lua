@@ -127,6 +127,9 @@ end
 local function receiver()
   local s = lib.new()
   check(lib.rcvbuf(s, RCVBUF), "rcvbuf")
+  -- A batched lsock receiver lets the kernel coalesce what one sender
+  -- sent in a run (udp_gro); recvmany splits it back into datagrams.
+  if mode == "batch" then check(s:setoption("udp_gro", true), "udp_gro") end
   check(lib.bind(s), "bind")
   local _, port = s:getsockname()
   io.stdout:write(tostring(port), "\n")

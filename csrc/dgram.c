@@ -8,7 +8,10 @@
  * datagrams of one size to one destination to the kernel as one message
  * with UDP_SEGMENT (segmentation offload): the stack is walked once per
  * run instead of once per datagram, and the datagrams on the wire are the
- * same.
+ * same. The receiving twin, the udp_gro option, lets one read bring up
+ * to 64 datagrams of one sender coalesced; they wait in the receive block
+ * and recv, recvfrom and recvmany hand them out one by one, so dirty()
+ * reports them.
  *
  * Messages are received into the socket's receive block (st.in), used
  * here as scratch space that is kept between calls, so a receiving loop
@@ -18,6 +21,7 @@
 #define _GNU_SOURCE /* sendmmsg, recvmmsg */
 
 #include <errno.h>
+#include <stdlib.h>
 #include <netinet/in.h>
 #include <string.h>
 #include <sys/socket.h>
@@ -176,6 +180,128 @@ static int failure(lua_State *L, const lsk_socket *s, long r, const char *what,
     return lsk_fail(L, (int)-r, what);
 }
 
+/* ---- coalesced receives (udp_gro) ---------------------------------------- */
+
+/* Datagrams the kernel coalesced wait in st.in[start, end): runs of `seg`
+ * bytes (the last may be shorter), all from `from`. */
+typedef struct lsk_gro {
+    int on;
+    size_t seg;
+    lsk_addr from;
+} lsk_gro;
+
+/* The most one coalesced read brings (a UDP length field's worth). */
+#define GRO_READ 65536
+
+void lsk_msg_gro(lua_State *L, lsk_socket *s, int on) {
+    if (s->gro == NULL) {
+        if (!on) return;
+        s->gro = (lsk_gro *)calloc(1, sizeof *s->gro);
+        if (s->gro == NULL) luaL_error(L, "not enough memory for udp_gro");
+    }
+    s->gro->on = on;
+}
+
+void lsk_msg_free(lsk_socket *s) {
+    free(s->gro);
+    s->gro = NULL;
+}
+
+static int gro_queued(const lsk_socket *s) {
+    return s->gro != NULL && lsk_buffer_len(&s->st.in) > 0;
+}
+
+/* One coalesced read, waiting within d (not at all when d is NULL): 0
+ * (the queue holds what came, possibly one datagram of zero bytes: then
+ * *empty is set) or -errno. */
+static long gro_read(lua_State *L, lsk_socket *s, lsk_deadline *d, int *empty) {
+    lsk_buffer *b = &s->st.in;
+    union {
+        struct cmsghdr align;
+        char buf[CMSG_SPACE(sizeof(int))];
+    } ctl;
+    struct msghdr m;
+    struct iovec iov;
+    struct cmsghdr *c;
+    char *buf;
+    long r;
+    b->start = b->end = 0;
+    buf = scratch(L, s, GRO_READ);
+    for (;;) {
+        int w;
+        memset(&m, 0, sizeof m);
+        iov.iov_base = buf;
+        iov.iov_len = GRO_READ;
+        m.msg_iov = &iov;
+        m.msg_iovlen = 1;
+        m.msg_name = &s->gro->from.ss;
+        m.msg_namelen = sizeof s->gro->from.ss;
+        m.msg_control = ctl.buf;
+        m.msg_controllen = sizeof ctl.buf;
+        r = lsk_recvmsg(s->st.fd, &m);
+        if (r >= 0) break;
+        if (r != -EAGAIN && r != -EWOULDBLOCK) return r;
+        if (d == NULL) return r;
+        if ((w = lsk_stream_wait(&s->st, LSK_WANT_READ, d)) != 0) return -w;
+    }
+    s->gro->from.len = m.msg_namelen;
+    s->gro->seg = (size_t)r;
+    for (c = CMSG_FIRSTHDR(&m); c != NULL; c = CMSG_NXTHDR(&m, c)) {
+#ifdef UDP_GRO
+        if (c->cmsg_level == SOL_UDP && c->cmsg_type == UDP_GRO) {
+            int seg;
+            memcpy(&seg, CMSG_DATA(c), sizeof seg);
+            if (seg > 0) s->gro->seg = (size_t)seg;
+        }
+#endif
+    }
+    s->st.received += (unsigned long long)r;
+    b->end = (size_t)r;
+    *empty = r == 0;
+    return 0;
+}
+
+/* The next queued datagram: its bytes (at most max of them) and whether it
+ * was longer. */
+static const char *gro_pop(lsk_socket *s, size_t max, size_t *len, int *trunc) {
+    lsk_buffer *b = &s->st.in;
+    const char *p = lsk_buffer_head(b);
+    size_t n = lsk_buffer_len(b) < s->gro->seg ? lsk_buffer_len(b) : s->gro->seg;
+    b->start += n;
+    if (b->start >= b->end) b->start = b->end = 0; /* the block stays */
+    *trunc = n > max;
+    *len = n > max ? max : n;
+    return p;
+}
+
+/* recv/recvfrom on a udp_gro socket: a queued datagram, or one read. */
+static int gro_receive_one(lua_State *L, lsk_socket *s, size_t max, int with_from) {
+    lsk_deadline d;
+    size_t len;
+    int trunc, n = 1, empty = 0;
+    const char *p;
+    if (!gro_queued(s)) {
+        long r;
+        lsk_deadline_init(&d, &s->st.tm);
+        r = gro_read(L, s, &d, &empty);
+        if (r < 0) return failure(L, s, r, with_from ? "recvfrom" : "recv", NULL);
+    }
+    if (empty) {
+        p = "";
+        len = 0;
+        trunc = 0;
+    } else {
+        p = gro_pop(s, max, &len, &trunc);
+    }
+    lua_pushlstring(L, p, len);
+    if (with_from) n += push_from(L, s, &s->gro->from);
+    if (trunc) {
+        lua_pushboolean(L, 1);
+        n++;
+    }
+    return n;
+}
+
 /* ---- one message --------------------------------------------------------- */
 
 /* Send p[0, n) as one message to a (the connected peer when NULL),
@@ -271,6 +397,7 @@ static int receive_one(lua_State *L, lsk_socket *s, int with_from) {
     long r;
     if (s->st.fd < 0) return lsk_closed_result(L);
     s->st.pending = 0;
+    if (s->gro != NULL && (s->gro->on || gro_queued(s))) return gro_receive_one(L, s, max, with_from);
     lsk_deadline_init(&d, &s->st.tm);
     r = recv_one(L, s, max, with_from ? &from : NULL, &trunc, &d);
     if (r < 0 || is_closed(s, r)) return failure(L, s, r, with_from ? "recvfrom" : "recv", NULL);
@@ -580,10 +707,32 @@ int lsk_msg_recvmany(lua_State *L, lsk_socket *s) {
     s->st.pending = 0;
     lsk_deadline_init(&d, &s->st.tm);
     /* Each datagram gets max + 1 bytes: a full one was longer than max. */
-    buf = scratch(L, s, (size_t)chunk * (max + 1));
     last.n = 0;
     base = lua_gettop(L) + 1;
     push_keys(L, into, chunk);
+    if (s->gro != NULL && (s->gro->on || gro_queued(s))) {
+        /* Hand out what is queued, reading more (without waiting once
+         * something is in hand) while the option is on. */
+        while (got < want) {
+            size_t len = 0;
+            int trunc = 0, empty = 0;
+            const char *p = "";
+            if (!gro_queued(s)) {
+                long r;
+                if (!s->gro->on) break;
+                r = gro_read(L, s, got > 0 ? NULL : &d, &empty);
+                if (r < 0) {
+                    if (got > 0) break;
+                    return failure(L, s, r, "recvmany", NULL);
+                }
+            }
+            if (!empty) p = gro_pop(s, max, &len, &trunc);
+            push_entry(L, s, &s->gro->from, p, len, trunc, base, &last, ++got);
+            lua_rawseti(L, base + SLOT_RESULT, got);
+        }
+        goto done;
+    }
+    buf = scratch(L, s, (size_t)chunk * (max + 1));
     while (got < want) {
         int c = want - got < chunk ? (int)(want - got) : chunk, k, w;
         long r;
@@ -621,6 +770,7 @@ int lsk_msg_recvmany(lua_State *L, lsk_socket *s) {
         return failure(L, s, r, "recvmany", NULL);
     }
     if (got == 0) return lsk_closed_result(L); /* seqpacket end */
+done:
     /* A reused result ends where this batch ends. */
     for (; old > got; old--) {
         lua_pushnil(L);

@@ -24,11 +24,14 @@ typedef struct lsk_stream {
     const lsk_io *io;
 } lsk_stream;
 
+struct lsk_gro;
+
 typedef struct lsk_socket {
     lsk_stream st;
     int family, type, protocol;
     int connecting; /* a non-blocking connect is in progress */
     int no_gso;     /* sendmany: the route refused UDP segmentation offload */
+    struct lsk_gro *gro; /* udp_gro state (dgram.c), NULL until it is set */
 } lsk_socket;
 
 /* ---- results (errors.c) --------------------------------------------- */
@@ -132,6 +135,11 @@ int lsk_msg_sendto(lua_State *L, lsk_socket *s);
 int lsk_msg_recvfrom(lua_State *L, lsk_socket *s);
 int lsk_msg_sendmany(lua_State *L, lsk_socket *s);
 int lsk_msg_recvmany(lua_State *L, lsk_socket *s);
+/* setoption("udp_gro", on) calls this before it asks the kernel: the
+ * state that splits coalesced reads exists before any can arrive. Raises
+ * on memory exhaustion. */
+void lsk_msg_gro(lua_State *L, lsk_socket *s, int on);
+void lsk_msg_free(lsk_socket *s); /* at close */
 
 /* ---- ancillary data (ancillary.c): unix sockets ---------------------- */
 

@@ -23,7 +23,8 @@ enum {
     OPT_MEMBERSHIP,
     OPT_ERROR,
     OPT_TYPE,
-    OPT_ACCEPTCONN
+    OPT_ACCEPTCONN,
+    OPT_GRO
 };
 
 #define NONE (-1)
@@ -62,6 +63,12 @@ typedef struct option {
 #ifndef SO_ACCEPTCONN
 #define SO_ACCEPTCONN NONE
 #endif
+#ifdef __linux__
+#include <netinet/udp.h>
+#endif
+#ifndef UDP_GRO
+#define UDP_GRO NONE
+#endif
 
 #define SOCKOPT(n, kind, access, opt) {n, kind, access, SOL_SOCKET, opt, SOL_SOCKET, opt}
 #define TCPOPT(n, kind, opt) {n, kind, 0, IPPROTO_TCP, opt, IPPROTO_TCP, opt}
@@ -96,6 +103,8 @@ static const option options[] = {
      IPPROTO_IPV6, IPV6_ADD_MEMBERSHIP},
     {"drop_membership", OPT_MEMBERSHIP, WO, IPPROTO_IP, IP_DROP_MEMBERSHIP,
      IPPROTO_IPV6, IPV6_DROP_MEMBERSHIP},
+    /* Coalesced receives; dgram.c splits them back into datagrams. */
+    {"udp_gro", OPT_GRO, 0, IPPROTO_UDP, UDP_GRO, IPPROTO_UDP, UDP_GRO},
     SOCKOPT("error", OPT_ERROR, RO, SO_ERROR),
     SOCKOPT("type", OPT_TYPE, RO, SO_TYPE),
     SOCKOPT("acceptconn", OPT_ACCEPTCONN, RO, SO_ACCEPTCONN),
@@ -184,6 +193,7 @@ int lsk_setoption(lua_State *L, lsk_socket *s) {
         luaL_argerror(L, 2, lua_pushfstring(L, "option '%s' is read-only", o->name));
     switch (o->kind) {
     case OPT_BOOL:
+    case OPT_GRO:
         luaL_checktype(L, 3, LUA_TBOOLEAN);
         iv = lua_toboolean(L, 3);
         break;
@@ -237,8 +247,13 @@ int lsk_setoption(lua_State *L, lsk_socket *s) {
     }
     if (s->st.fd < 0) return lsk_closed_result(L);
     if (!resolve(o, s, &level, &name)) return fail_opt(L, ENOPROTOOPT, "setoption", o);
+    if (o->kind == OPT_GRO) lsk_msg_gro(L, s, iv);
     r = setsockopt(s->st.fd, level, name, val, len);
-    if (r < 0) return fail_opt(L, errno, "setoption", o);
+    if (r < 0) {
+        int err = errno;
+        if (o->kind == OPT_GRO && iv) lsk_msg_gro(L, s, 0);
+        return fail_opt(L, err, "setoption", o);
+    }
     lua_pushboolean(L, 1);
     return 1;
 }
@@ -268,6 +283,7 @@ int lsk_getoption(lua_State *L, lsk_socket *s) {
     switch (o->kind) {
     case OPT_BOOL:
     case OPT_ACCEPTCONN:
+    case OPT_GRO:
         /* Some systems answer with a single byte for IPv4 multicast. */
         lua_pushboolean(L, len == 1 ? *(unsigned char *)val != 0 : iv != 0);
         break;

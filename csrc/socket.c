@@ -74,6 +74,7 @@ lsk_socket *lsk_socket_push(lua_State *L, int fd, int family, int type,
     s->protocol = protocol;
     s->connecting = 0;
     s->no_gso = 0;
+    s->gro = NULL;
     luaL_getmetatable(L, LSOCK_SOCKET);
     lua_setmetatable(L, -2);
     return s;
@@ -228,6 +229,7 @@ static void close_socket(lsk_socket *s) {
     s->connecting = 0;
     s->st.pending = 0;
     lsk_buffer_free(&s->st.in);
+    lsk_msg_free(s);
 }
 
 static int sock_gc(lua_State *L) {

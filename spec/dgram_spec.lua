@@ -557,6 +557,83 @@ describe("udp", function()
     end)
   end)
 
+  describe("udp_gro", function()
+    -- With udp_gro the kernel may hand over up to 64 datagrams of one
+    -- sender in one read; lsock gives them back one by one.
+    local function gro_receiver()
+      local rx, rport = bound()
+      assert.is_true(rx:setoption("udp_gro", true))
+      return rx, rport
+    end
+
+    it("round-trips through getoption", function()
+      local rx = gro_receiver()
+      assert.is_true(rx:getoption("udp_gro"))
+      assert.is_true(rx:setoption("udp_gro", false))
+      assert.is_false(rx:getoption("udp_gro"))
+    end)
+
+    it("gives back coalesced datagrams one by one, in order, with sender and boundaries", function()
+      local rx, rport = gro_receiver()
+      local tx, tport = bound()
+      local list = {}
+      for i = 1, 100 do list[i] = ("%04d"):format(i) .. ("g"):rep(60) end
+      list[101] = "short"
+      assert.equal(101, tx:sendmany(list, LOCAL4, rport))
+      local got = {}
+      local first, addr, port = rx:recvfrom()
+      got[1] = first
+      assert.equal(LOCAL4, addr)
+      assert.equal(tport, port)
+      assert.is_true(rx:dirty(), "the rest of the coalesced read is queued")
+      got[2] = rx:recv()
+      for _ = 1, 101 do
+        if #got >= 101 then break end
+        local batch = must(rx:recvmany(64))
+        for _, e in ipairs(batch) do
+          assert.equal(tport, e.port)
+          got[#got + 1] = e.data
+        end
+      end
+      assert.same(list, got)
+      assert.is_false(rx:dirty())
+    end)
+
+    it("reports truncation per datagram and keeps the rest", function()
+      local rx, rport = gro_receiver()
+      local tx = bound()
+      must(tx:sendmany({ "aaaa", "bbbb", "cc" }, LOCAL4, rport))
+      assert.same({ "aaa", true }, { rx:recv(3) })
+      local data, _, _, truncated = rx:recvfrom(3)
+      assert.equal("bbb", data)
+      assert.is_true(truncated)
+      assert.same({ "cc" }, { rx:recv(3) })
+    end)
+
+    it("receives an empty datagram as an empty string", function()
+      local rx, rport = gro_receiver()
+      local tx = bound()
+      must(tx:sendto("", LOCAL4, rport))
+      assert.equal("", rx:recv())
+    end)
+
+    it("times out like any receive when nothing is queued", function()
+      local rx = gro_receiver()
+      rx:settimeout(0)
+      assert.same({ nil, "timeout" }, { rx:recv() })
+      assert.same({ nil, "timeout" }, { rx:recvmany(8) })
+      assert.equal("r", rx:events())
+    end)
+
+    it("has no meaning on a unix socket: ENOPROTOOPT", function()
+      local a = track(must(lsock.socket("unix", "dgram")))
+      local ok, err, errno = a:setoption("udp_gro", true)
+      assert.is_nil(ok)
+      assert.matches("udp_gro", err)
+      assert.equal(lsock.errno.ENOPROTOOPT, errno)
+    end)
+  end)
+
   describe("sendmany and recvmany", function()
     it("sends 64 strings to addr/port in one call; recvmany gets them in order", function()
       local rx, rport = bound()
