@@ -38,12 +38,12 @@
 #define BATCH_MAX 1024                   /* entries of one sendmany/recvmany */
 #define CHUNK 64                         /* messages given to the kernel at once */
 
+#if defined(__linux__) && defined(UDP_SEGMENT)
+#define HAVE_GSO 1 /* one message per run, with sendmmsg or the loop */
+#endif
 #if defined(__linux__) && !defined(LSOCK_NO_MMSG)
 #define HAVE_MMSG 1
 typedef struct mmsghdr lsk_mmsg;
-#ifdef UDP_SEGMENT
-#define HAVE_GSO 1
-#endif
 #else
 #define HAVE_MMSG 0
 typedef struct {
@@ -544,6 +544,7 @@ static int group(lsk_mmsg *v, int *runs, struct iovec *iov, const lsk_addr **des
         if (j - k > 1) {
             struct cmsghdr *cm;
             unsigned short seg = (unsigned short)size;
+            memset(&ctl[m], 0, sizeof ctl[m]); /* the padding goes to the kernel too */
             v[m].msg_hdr.msg_control = ctl[m].buf;
             v[m].msg_hdr.msg_controllen = sizeof ctl[m].buf;
             cm = CMSG_FIRSTHDR(&v[m].msg_hdr);
