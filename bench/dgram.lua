@@ -51,16 +51,10 @@ local USAGE = "usage: dgram.lua luasocket|lsock server|client dgram|batch COUNT 
 
 local libname, role, mode, count_s, port_s = ...
 
-local function fail(fmt, ...)
-  io.stderr:write(string.format("dgram.lua %s %s %s: ", tostring(libname), tostring(role), tostring(mode)),
-    string.format(fmt, ...), "\n")
-  os.exit(1)
-end
-
-local function check(v, what, ...)
-  if not v then fail("%s: %s", what, tostring((...))) end
-  return v, ...
-end
+package.path = ((arg and arg[0] or ""):match("^(.*)/[^/]*$") or ".") .. "/?.lua;" .. package.path
+local common = require "common"
+local fail, check = common.reporter(string.format("dgram.lua %s %s %s", tostring(libname),
+  tostring(role), tostring(mode)))
 
 -- Each library as the same few operations; the hot loops call the
 -- library's methods directly.
@@ -81,11 +75,7 @@ libs.luasocket = function()
 end
 
 libs.lsock = function()
-  local cpath = os.getenv("LSOCK_CPATH")
-  if cpath and cpath ~= "" then
-    package.cpath = cpath .. ";" .. package.cpath
-  end
-  local core = require "lsock.core"
+  local core = common.lsock_core()
   if not core.udp then fail("this lsock build has no udp sockets (lsock.core.udp)") end
   return {
     clock = core.monotime,

@@ -23,16 +23,9 @@ local TIMEOUT_MS = 30000
 
 local role, workload, count_s, port_s = ...
 
-local function fail(fmt, ...)
-  io.stderr:write(string.format("luv.lua %s %s: ", tostring(role), tostring(workload)),
-    string.format(fmt, ...), "\n")
-  os.exit(1)
-end
-
-local function check(v, what, ...)
-  if not v then fail("%s: %s", what, tostring((...))) end
-  return v, ...
-end
+package.path = ((arg and arg[0] or ""):match("^(.*)/[^/]*$") or ".") .. "/?.lua;" .. package.path
+local common = require "common"
+local fail, check = common.reporter(string.format("luv.lua %s %s", tostring(role), tostring(workload)))
 
 if not ((role == "server" or role == "client") and (workload == "lines" or workload == "bulk") and count_s) then
   io.stderr:write("usage: luv.lua server|client lines|bulk COUNT [PORT]\n")

@@ -51,18 +51,10 @@ local USAGE = "usage: stream.lua luasocket|lsock|cqueues server|client "
 
 local libname, role, workload, count_s, port_s = ...
 
-local function fail(fmt, ...)
-  io.stderr:write(string.format("stream.lua %s %s %s: ", tostring(libname), tostring(role),
-    tostring(workload)), string.format(fmt, ...), "\n")
-  os.exit(1)
-end
-
-local function check(v, what, ...)
-  if not v then
-    fail("%s: %s", what, tostring((...)))
-  end
-  return v, ...
-end
+package.path = ((arg and arg[0] or ""):match("^(.*)/[^/]*$") or ".") .. "/?.lua;" .. package.path
+local common = require "common"
+local fail, check = common.reporter(string.format("stream.lua %s %s %s", tostring(libname),
+  tostring(role), tostring(workload)))
 
 -- LuaSocket semantics (lsock has the same): send returns the index of the
 -- last byte sent; a blocking send normally sends everything at once.
@@ -133,11 +125,7 @@ libs.luasocket = function()
 end
 
 libs.lsock = function()
-  local cpath = os.getenv("LSOCK_CPATH")
-  if cpath and cpath ~= "" then
-    package.cpath = cpath .. ";" .. package.cpath
-  end
-  local core = require "lsock.core"
+  local core = common.lsock_core()
   local function unix()
     return check(core.socket("unix", "stream"), "socket unix stream")
   end

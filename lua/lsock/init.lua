@@ -8,6 +8,14 @@ for name, value in pairs(core) do
   lsock[name] = value
 end
 
+-- The result of a setup that ended with `ok`: the socket, or (closing
+-- it) nil, err, errno.
+local function finish(sock, ok, err, errno)
+  if ok then return sock end
+  sock:close()
+  return nil, err, errno
+end
+
 local function check_opts(opts, fname, argn)
   if opts ~= nil and type(opts) ~= "table" then
     error(("bad argument #%d to '%s' (table expected, got %s)"):format(argn or 3, fname, type(opts)), 3)
@@ -94,11 +102,7 @@ function lsock.listen(host, port, opts)
   end
   if ok then ok, err, errno = sock:bind(host == "*" and "*" or ai.addr, ai.port) end
   if ok then ok, err, errno = sock:listen(opts.backlog) end
-  if not ok then
-    sock:close()
-    return nil, err, errno
-  end
-  return sock
+  return finish(sock, ok, err, errno)
 end
 
 -- A unix path argument: a string that fits in a unix address ("@name",
@@ -129,13 +133,7 @@ function lsock.unix_connect(path, stype)
   stype = check_unix_type(stype, "unix_connect", 2)
   local sock, err, errno = core.socket("unix", stype)
   if not sock then return nil, err, errno end
-  local ok
-  ok, err, errno = sock:connect(path)
-  if not ok then
-    sock:close()
-    return nil, err, errno
-  end
-  return sock
+  return finish(sock, sock:connect(path))
 end
 
 -- A socket file nobody accepts on: a connection to it is refused. A live
@@ -166,23 +164,15 @@ function lsock.unix_listen(path, opts)
   ok, err, errno = sock:bind(path)
   if not ok and errno == core.errno.EADDRINUSE and path:sub(1, 1) ~= "@" then
     local is_socket = core._issocket(path)
-    if is_socket == false then
-      sock:close()
-      return in_use(path, " (not a socket)")
-    elseif is_socket and is_stale(path, stype) then
+    if is_socket and is_stale(path, stype) then
       os.remove(path)
       ok, err, errno = sock:bind(path)
     else
-      sock:close()
-      return in_use(path)
+      return finish(sock, in_use(path, is_socket == false and " (not a socket)" or nil))
     end
   end
   if ok and stype ~= "dgram" then ok, err, errno = sock:listen(opts.backlog) end
-  if not ok then
-    sock:close()
-    return nil, err, errno
-  end
-  return sock
+  return finish(sock, ok, err, errno)
 end
 
 -- One ICMP echo: see lsock/icmp.lua, loaded on first use.
