@@ -16,7 +16,8 @@
  * Messages are received into the socket's receive block (st.in), used
  * here as scratch space that is kept between calls, so a receiving loop
  * allocates nothing but its Lua strings. A message longer than asked for
- * is reported as truncated (MSG_TRUNC), never silently cut.
+ * is reported as truncated, never silently cut: every read asks for one
+ * byte more than max, and getting it means the message was longer.
  */
 #define _GNU_SOURCE /* sendmmsg, recvmmsg */
 
@@ -82,7 +83,7 @@ static long batch_send(int fd, lsk_mmsg *v, unsigned n) {
 /* Receive into v[0, n) what is queued: the number received (>= 1), or
  * -errno (-EAGAIN: nothing queued). */
 static long batch_recv(int fd, lsk_mmsg *v, unsigned n) {
-#if HAVE_MMSG && !defined(LSK_RECV_LOOP)
+#if HAVE_MMSG
     for (;;) {
         int r = recvmmsg(fd, v, n, 0, NULL);
         if (r >= 0) return r;
