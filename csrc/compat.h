@@ -59,6 +59,22 @@ static inline int lsock_tointeger(lua_State *L, int idx, lua_Integer *out) {
 #define lsock_rawlen(L, idx) lua_objlen(L, idx)
 #endif
 
+/* One Lua value attached to a userdata (a table here): the environment
+ * on 5.1/LuaJIT, the user value on 5.2/5.3, user value 1 on 5.4. */
+#if LUA_VERSION_NUM >= 504
+#define lsock_newuserdata(L, size) lua_newuserdatauv(L, size, 1)
+#define lsock_setuservalue(L, idx) lua_setiuservalue(L, idx, 1)
+#define lsock_getuservalue(L, idx) ((void)lua_getiuservalue(L, idx, 1))
+#elif LUA_VERSION_NUM >= 502
+#define lsock_newuserdata(L, size) lua_newuserdata(L, size)
+#define lsock_setuservalue(L, idx) lua_setuservalue(L, idx)
+#define lsock_getuservalue(L, idx) ((void)lua_getuservalue(L, idx))
+#else
+#define lsock_newuserdata(L, size) lua_newuserdata(L, size)
+#define lsock_setuservalue(L, idx) ((void)lua_setfenv(L, idx))
+#define lsock_getuservalue(L, idx) lua_getfenv(L, idx)
+#endif
+
 /* A full collection from C, used when the process runs out of
  * descriptors so that sockets dropped without close() give theirs back. */
 static inline void lsock_fullgc(lua_State *L) {

@@ -32,6 +32,8 @@ static const luaL_Reg functions[] = {
     {"udp", lsk_socket_udp},
     {"socketpair", lsk_socketpair},
     {"_issocket", lsk_is_socket_file},
+    {"poller", lsk_poller_new},
+    {"select", lsk_select},
     {"fromfd", lsk_socket_fromfd},
     {"getaddrinfo", lsk_getaddrinfo},
     {"getnameinfo", lsk_getnameinfo},
@@ -43,6 +45,7 @@ static const luaL_Reg functions[] = {
 
 int luaopen_lsock_core(lua_State *L) {
     lsk_socket_open(L);
+    lsk_poller_open(L);
     luaL_newlib(L, functions);
     lsk_push_errno_table(L);
     lua_setfield(L, -2, "errno");

@@ -12,6 +12,8 @@
 
 #define LSOCK_SOCKET "lsock.socket"
 
+struct lsk_pollref;
+
 /* The part of an object that the buffered reader and the writer work on:
  * a socket has one, a TLS stream will have one too. */
 typedef struct lsk_stream {
@@ -22,6 +24,7 @@ typedef struct lsk_stream {
     double created;      /* monotonic seconds */
     unsigned long long received, sent;
     const lsk_io *io;
+    struct lsk_pollref *polls; /* the pollers this object is in (poller.c) */
 } lsk_stream;
 
 struct lsk_gro;
@@ -140,6 +143,19 @@ int lsk_msg_recvmany(lua_State *L, lsk_socket *s);
  * on memory exhaustion. */
 void lsk_msg_gro(lua_State *L, lsk_socket *s, int on);
 void lsk_msg_free(lsk_socket *s); /* at close */
+
+/* ---- pollers (poller.c) and select (select.c) ------------------------- */
+
+void lsk_poller_open(lua_State *L);   /* creates the metatable */
+int lsk_poller_new(lua_State *L);     /* lsock.poller([backend]) */
+int lsk_select(lua_State *L);         /* lsock.select(r, w [, timeout]) */
+/* A read left input buffered in st: pollers report it readable. */
+void lsk_poll_dirty(lsk_stream *st);
+/* st is closing: remove it from every poller, while its descriptor is
+ * still open. */
+void lsk_poll_forget(lsk_stream *st);
+/* The stream of an lsock socket at idx (later TLS streams), or NULL. */
+lsk_stream *lsk_tostream(lua_State *L, int idx);
 
 /* ---- ancillary data (ancillary.c): unix sockets ---------------------- */
 

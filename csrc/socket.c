@@ -222,6 +222,9 @@ int lsk_socket_fromfd(lua_State *L) {
 /* ---- life cycle ------------------------------------------------------ */
 
 static void close_socket(lsk_socket *s) {
+    /* Out of every poller first, while the descriptor is still ours: a
+     * number the system hands out again is never watched for this one. */
+    lsk_poll_forget(&s->st);
     if (s->st.fd >= 0) {
         lsk_close(s->st.fd);
         s->st.fd = -1;
@@ -372,6 +375,22 @@ static int sock_shutdown(lua_State *L) {
 
 /* ---- I/O: streams to stream.c, messages to dgram.c --------------------- */
 
+/* After a read: input left buffered is readable for the pollers at once. */
+static int read_done(lsk_socket *s, int nresults) {
+    if (s->st.polls != NULL && lsk_buffer_len(&s->st.in) > 0) lsk_poll_dirty(&s->st);
+    return nresults;
+}
+
+lsk_stream *lsk_tostream(lua_State *L, int idx) {
+    lsk_socket *s = (lsk_socket *)lua_touserdata(L, idx);
+    int ok;
+    if (s == NULL || !lua_getmetatable(L, idx)) return NULL;
+    luaL_getmetatable(L, LSOCK_SOCKET);
+    ok = lua_rawequal(L, -1, -2);
+    lua_pop(L, 2);
+    return ok ? &s->st : NULL;
+}
+
 static int sock_send(lua_State *L) {
     lsk_socket *s = check_socket(L);
     if (s->type == SOCK_STREAM) return lsk_stream_send(L, &s->st, s);
@@ -381,13 +400,13 @@ static int sock_send(lua_State *L) {
 static int sock_receive(lua_State *L) {
     lsk_socket *s = check_socket(L);
     if (s->type != SOCK_STREAM) lsk_wrong_kind(L, s, "receive", "stream");
-    return lsk_stream_receive(L, &s->st, s);
+    return read_done(s, lsk_stream_receive(L, &s->st, s));
 }
 
 static int sock_recv(lua_State *L) {
     lsk_socket *s = check_socket(L);
-    if (s->type == SOCK_STREAM) return lsk_stream_recv(L, &s->st, s);
-    return lsk_msg_recv(L, s);
+    if (s->type == SOCK_STREAM) return read_done(s, lsk_stream_recv(L, &s->st, s));
+    return read_done(s, lsk_msg_recv(L, s));
 }
 
 /* sendto, recvfrom and the batches: every type but stream. */
@@ -398,9 +417,15 @@ static lsk_socket *check_message_socket(lua_State *L, const char *method) {
 }
 
 static int sock_sendto(lua_State *L) { return lsk_msg_sendto(L, check_message_socket(L, "sendto")); }
-static int sock_recvfrom(lua_State *L) { return lsk_msg_recvfrom(L, check_message_socket(L, "recvfrom")); }
+static int sock_recvfrom(lua_State *L) {
+    lsk_socket *s = check_message_socket(L, "recvfrom");
+    return read_done(s, lsk_msg_recvfrom(L, s));
+}
 static int sock_sendmany(lua_State *L) { return lsk_msg_sendmany(L, check_message_socket(L, "sendmany")); }
-static int sock_recvmany(lua_State *L) { return lsk_msg_recvmany(L, check_message_socket(L, "recvmany")); }
+static int sock_recvmany(lua_State *L) {
+    lsk_socket *s = check_message_socket(L, "recvmany");
+    return read_done(s, lsk_msg_recvmany(L, s));
+}
 
 /* Descriptor passing and credentials: unix sockets only. */
 static lsk_socket *check_unix_socket(lua_State *L, const char *method) {
@@ -410,7 +435,10 @@ static lsk_socket *check_unix_socket(lua_State *L, const char *method) {
 }
 
 static int sock_sendmsg(lua_State *L) { return lsk_unix_sendmsg(L, check_unix_socket(L, "sendmsg")); }
-static int sock_recvmsg(lua_State *L) { return lsk_unix_recvmsg(L, check_unix_socket(L, "recvmsg")); }
+static int sock_recvmsg(lua_State *L) {
+    lsk_socket *s = check_unix_socket(L, "recvmsg");
+    return read_done(s, lsk_unix_recvmsg(L, s));
+}
 static int sock_peercred(lua_State *L) { return lsk_unix_peercred(L, check_unix_socket(L, "peercred")); }
 
 static int sock_settimeout(lua_State *L) {

@@ -26,7 +26,8 @@ build = {
       ["lsock.core"] = {
          sources = {
             "csrc/addr.c", "csrc/ancillary.c", "csrc/buffer.c", "csrc/core.c",
-            "csrc/dgram.c", "csrc/errors.c",
+            "csrc/dgram.c", "csrc/errors.c", "csrc/poll_epoll.c", "csrc/poll_kqueue.c",
+            "csrc/poll_poll.c", "csrc/poller.c", "csrc/select.c",
             "csrc/options.c", "csrc/socket.c", "csrc/stream.c", "csrc/sys.c",
             "csrc/timeout.c",
          },
