@@ -19,6 +19,7 @@ struct lsk_pollref;
 typedef struct lsk_stream {
     int fd;              /* -1 once closed */
     int pending;         /* LSK_WANT_* of the operation that timed out */
+    double deadline;     /* its total deadline (monotonic), or -1 */
     lsk_buffer in;       /* received, not yet returned */
     lsk_timeout tm;
     double created;      /* monotonic seconds */

@@ -21,6 +21,7 @@ void lsk_sleep(double seconds);
 typedef struct lsk_timeout {
     double block; /* longest single wait for readiness */
     double total; /* longest whole call */
+    int nowait;   /* never wait at all: a scheduler waits instead */
 } lsk_timeout;
 
 /* The clock of one call: its start, read only when a total limit is set,
@@ -33,6 +34,8 @@ typedef struct lsk_deadline {
 void lsk_deadline_init(lsk_deadline *d, const lsk_timeout *tm);
 /* Milliseconds the next wait may last: -1 forever, 0 do not wait. */
 int lsk_deadline_ms(lsk_deadline *d);
+/* When the whole call must end (monotonic seconds), or -1 for never. */
+double lsk_deadline_end(const lsk_deadline *d);
 
 /* ---- descriptors (sys.c) -------------------------------------------- */
 

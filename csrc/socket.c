@@ -502,13 +502,35 @@ static int sock_events(lua_State *L) {
     return 1;
 }
 
+/* The seconds left until the deadline of the operation that answered
+ * "timeout" and waits for events(): nil when nothing waits with a
+ * deadline, so a loop that waits on it never spins on a socket whose own
+ * timeout is 0. */
 static int sock_timeout(lua_State *L) {
     lsk_socket *s = check_socket(L);
-    double b = s->st.tm.block, t = s->st.tm.total;
+    double left;
     if (s->st.fd < 0) return lsk_closed_result(L);
-    if (b < 0 && t < 0) lua_pushnil(L);
-    else lua_pushnumber(L, (b < 0 || (t >= 0 && t < b)) ? t : b);
+    if (s->st.pending == 0 || s->st.deadline < 0) {
+        lua_pushnil(L);
+        return 1;
+    }
+    left = s->st.deadline - lsk_monotime();
+    lua_pushnumber(L, left > 0 ? left : 0);
     return 1;
+}
+
+/* For lsock.loop: the configured limits (-1: none), and a mode in which
+ * no call waits: the loop yields instead and keeps the limits itself. */
+static int sock_gettimeouts(lua_State *L) {
+    lsk_socket *s = check_socket(L);
+    lua_pushnumber(L, s->st.tm.block);
+    lua_pushnumber(L, s->st.tm.total);
+    return 2;
+}
+
+static int sock_setnowait(lua_State *L) {
+    check_socket(L)->st.tm.nowait = lua_toboolean(L, 2);
+    return 0;
 }
 
 static int sock_setoption(lua_State *L) { return lsk_setoption(L, check_socket(L)); }
@@ -596,6 +618,8 @@ static const luaL_Reg methods[] = {
     {"getoption", sock_getoption},
     {"events", sock_events},
     {"timeout", sock_timeout},
+    {"_gettimeouts", sock_gettimeouts},
+    {"_setnowait", sock_setnowait},
     {NULL, NULL},
 };
 

@@ -33,6 +33,7 @@ void lsk_stream_init(lsk_stream *st, int fd, const lsk_io *io) {
     st->io = io;
     st->tm.block = -1;
     st->tm.total = -1;
+    st->deadline = -1;
     st->created = lsk_monotime();
 }
 
@@ -108,7 +109,10 @@ static int parse_pattern(lua_State *L, int idx, size_t *count) {
 
 int lsk_stream_wait(lsk_stream *st, int want, lsk_deadline *d) {
     int w = lsk_wait(st->fd, want, d);
-    if (w == ETIMEDOUT) st->pending = want;
+    if (w == ETIMEDOUT) {
+        st->pending = want;
+        st->deadline = lsk_deadline_end(d);
+    }
     return w;
 }
 

@@ -39,7 +39,11 @@ void lsk_deadline_init(lsk_deadline *d, const lsk_timeout *tm) {
     d->tm = tm;
     /* Only a total limit needs to know when the call began; block mode
      * and no limit never read the clock on a call that does not wait. */
-    d->start = tm->total > 0 ? lsk_monotime() : -1;
+    d->start = tm->total > 0 && !tm->nowait ? lsk_monotime() : -1;
+}
+
+double lsk_deadline_end(const lsk_deadline *d) {
+    return d->start >= 0 ? d->start + d->tm->total : -1;
 }
 
 static int to_ms(double s) {
@@ -52,6 +56,7 @@ static int to_ms(double s) {
 int lsk_deadline_ms(lsk_deadline *d) {
     const lsk_timeout *tm = d->tm;
     double left;
+    if (tm->nowait) return 0;
     if (tm->block < 0 && tm->total < 0) return -1;
     if (tm->total < 0) return to_ms(tm->block);
     if (tm->total == 0 || tm->block == 0) return 0;
