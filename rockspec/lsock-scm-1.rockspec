@@ -37,5 +37,6 @@ build = {
       },
       ["lsock"] = "lua/lsock/init.lua",
       ["lsock.icmp"] = "lua/lsock/icmp.lua",
+      ["lsock.loop"] = "lua/lsock/loop.lua",
    },
 }

@@ -1,0 +1,414 @@
+-- lsock.loop: a coroutine scheduler over one lsock poller.
+--
+-- C never yields (PUC Lua 5.1 cannot yield across a C function): inside a
+-- spawned coroutine a socket is put in nowait mode, so a call that would
+-- wait answers "timeout" at once with what it waits for in events(); the
+-- method wrappers below then yield until the poller says the socket is
+-- ready (or the socket's own timeout runs out) and call again, carrying
+-- the partial result on. Outside a coroutine the same methods block as
+-- before. Timers live in a binary heap; a wait's timer is dropped lazily.
+local core = require "lsock.core"
+
+local loop = {}
+
+local running, resume, create, status = coroutine.running, coroutine.resume,
+  coroutine.create, coroutine.status
+local yield = coroutine.yield
+local monotime = core.monotime
+local unpack = rawget(table, "unpack") or rawget(_G, "unpack") -- 5.2+, or 5.1
+
+-- The results as they came, with their number (trailing nils count).
+local function pack(...) return { n = select("#", ...), ... } end
+
+local poller = assert(core.poller())
+local tasks = {}      -- coroutine -> task
+local alive = 0
+local ready = {}      -- tasks to resume, with ready_value
+local heap = {}       -- timers: {at, seq, task, id}
+local seq = 0
+local waits = {}      -- socket -> { r = {task...}, w = {task...} }
+local nowaiting = setmetatable({}, { __mode = "k" }) -- sockets in nowait mode
+
+-- ---- timers ---------------------------------------------------------------
+
+local function earlier(a, b)
+  return a[1] < b[1] or (a[1] == b[1] and a[2] < b[2])
+end
+
+local function heap_push(t)
+  local i = #heap + 1
+  heap[i] = t
+  while i > 1 do
+    local p = (i - i % 2) / 2
+    if not earlier(heap[i], heap[p]) then break end
+    heap[i], heap[p] = heap[p], heap[i]
+    i = p
+  end
+end
+
+local function heap_pop()
+  local top, n = heap[1], #heap
+  -- The last timer takes the top's place (two statements: with n == 1 a
+  -- multiple assignment to heap[1] twice would leave either value).
+  local last = heap[n]
+  heap[n] = nil
+  n = n - 1
+  if n == 0 then return top end
+  heap[1] = last
+  local i = 1
+  while true do
+    local l, r, m = 2 * i, 2 * i + 1, i
+    if l <= n and earlier(heap[l], heap[m]) then m = l end
+    if r <= n and earlier(heap[r], heap[m]) then m = r end
+    if m == i then break end
+    heap[i], heap[m] = heap[m], heap[i]
+    i = m
+  end
+  return top
+end
+
+-- ---- tasks ----------------------------------------------------------------
+
+local function wake(task, value)
+  if task.waiting then
+    task.waiting = nil
+    task.id = task.id + 1 -- its timer, if any, is stale from now on
+    task.value = value
+    ready[#ready + 1] = task
+  end
+end
+
+-- Park the running task until wake(); `limit` seconds at most (nil: no
+-- limit), after which it wakes with "timeout".
+local function park(task, limit)
+  task.waiting = true
+  if limit then
+    seq = seq + 1
+    heap_push({ monotime() + limit, seq, task, task.id })
+  end
+  return yield()
+end
+
+local function current()
+  local co = running()
+  return co and tasks[co]
+end
+
+local function finish(task, ok, err)
+  if not ok then
+    io.stderr:write("lsock.loop: ", debug.traceback(task.co, tostring(err)), "\n")
+  end
+  if status(task.co) == "dead" then
+    tasks[task.co] = nil
+    alive = alive - 1
+  end
+end
+
+function loop.spawn(fn, ...)
+  if type(fn) ~= "function" then
+    error(("bad argument #1 to 'spawn' (function expected, got %s)"):format(type(fn)), 2)
+  end
+  local co = create(fn)
+  local task = { co = co, id = 0, args = pack(...) }
+  tasks[co] = task
+  alive = alive + 1
+  ready[#ready + 1] = task
+  return co
+end
+
+-- ---- sockets waiting for the poller -----------------------------------------
+
+local function interest(w)
+  local r, wr = #w.r > 0, #w.w > 0
+  return r and wr and "rw" or r and "r" or wr and "w" or nil
+end
+
+local function update(sock, w, was)
+  local now = interest(w)
+  if now == was then return end
+  if not now then
+    waits[sock] = nil
+    poller:remove(sock)
+  elseif not was then
+    poller:add(sock, now)
+  else
+    poller:modify(sock, now)
+  end
+end
+
+local function drop(list, task)
+  for i = #list, 1, -1 do
+    if list[i] == task then table.remove(list, i) end
+  end
+end
+
+-- Wait in the running task until sock is ready for `events` ("r", "w",
+-- "rw"), for `limit` seconds at most. Returns "ready", "timeout" or
+-- "closed".
+local function wait_for(task, sock, events, limit)
+  local w = waits[sock]
+  if not w then
+    w = { r = {}, w = {} }
+    waits[sock] = w
+  end
+  local was = interest(w)
+  if events:find("r", 1, true) then w.r[#w.r + 1] = task end
+  if events:find("w", 1, true) then w.w[#w.w + 1] = task end
+  update(sock, w, was)
+  local why = park(task, limit)
+  w = waits[sock]
+  if w then
+    was = interest(w)
+    drop(w.r, task)
+    drop(w.w, task)
+    update(sock, w, was)
+  end
+  return why
+end
+
+-- Every task waiting on sock wakes with "closed"; sock leaves the poller.
+local function forget(sock)
+  local w = waits[sock]
+  if not w then return end
+  waits[sock] = nil
+  poller:remove(sock)
+  for _, t in ipairs(w.r) do wake(t, "closed") end
+  for _, t in ipairs(w.w) do wake(t, "closed") end
+end
+
+-- ---- the method wrappers ----------------------------------------------------
+
+local mt = getmetatable(core.socket("inet", "dgram"))
+local methods = mt.__index
+
+-- The longest the next wait may last under the socket's own timeout:
+-- nil for no limit, 0 for "do not wait".
+local function wait_limit(block, total, deadline)
+  local limit = block >= 0 and block or nil
+  if total >= 0 then
+    local left = deadline - monotime()
+    if left < 0 then left = 0 end
+    if not limit or left < limit then limit = left end
+  end
+  return limit
+end
+
+-- A method that can wait. `again(self, r, a, b, c)` makes the arguments
+-- of the next try from the timed-out results r (nil: the same ones).
+local function waiting(name, again)
+  local cfn = methods[name]
+  local function slow(task, self, a, b, c, ...)
+    local block, total = self:_gettimeouts()
+    local deadline = total >= 0 and monotime() + total
+    local r = pack(...)
+    while r[1] == nil and r[2] == "timeout" do
+      local limit = wait_limit(block, total, deadline)
+      if limit == 0 then break end
+      local why = wait_for(task, self, self:events() or "r", limit)
+      if why == "closed" then return nil, "closed" end
+      if why == "timeout" then break end
+      if again then a, b, c = again(self, r, a, b, c) end
+      r = pack(cfn(self, a, b, c))
+    end
+    return unpack(r, 1, r.n)
+  end
+  local function check(task, self, a, b, c, ...)
+    local x, err = ...
+    if x ~= nil or err ~= "timeout" then return ... end
+    return slow(task, self, a, b, c, ...)
+  end
+  methods[name] = function(self, a, b, c)
+    local task = current()
+    if not task then
+      if nowaiting[self] then
+        nowaiting[self] = nil
+        self:_setnowait(false)
+      end
+      return cfn(self, a, b, c)
+    end
+    if not nowaiting[self] then
+      nowaiting[self] = true
+      self:_setnowait(true)
+    end
+    return check(task, self, a, b, c, cfn(self, a, b, c))
+  end
+end
+
+-- receive: the partial result becomes the prefix of the next try.
+waiting("receive", function(_, r, pattern, _, max) return pattern, r[3], max end)
+-- send: go on after the last byte that went.
+waiting("send", function(_, r, data, _, j) return data, r[4] + 1, j end)
+for _, name in ipairs({ "accept", "connect", "recv", "sendto", "recvfrom", "recvmany", "recvmsg" }) do
+  waiting(name)
+end
+
+-- sendmany: the rest of the list after the datagrams that went.
+do
+  local cfn = methods.sendmany
+  local function rest(list, from)
+    local t = {}
+    for i = from, #list do t[#t + 1] = list[i] end
+    return t
+  end
+  methods.sendmany = function(self, list, addr, port)
+    local task = current()
+    if not task then
+      if nowaiting[self] then
+        nowaiting[self] = nil
+        self:_setnowait(false)
+      end
+      return cfn(self, list, addr, port)
+    end
+    if not nowaiting[self] then
+      nowaiting[self] = true
+      self:_setnowait(true)
+    end
+    local block, total = self:_gettimeouts()
+    local deadline = total >= 0 and monotime() + total
+    local done, todo = 0, list
+    while true do
+      local n, err, errno, count = cfn(self, todo, addr, port)
+      if n then return done + n end
+      done = done + (count or 0)
+      if err ~= "timeout" then return nil, err, errno, done end
+      local limit = wait_limit(block, total, deadline)
+      if limit == 0 then return nil, err, errno, done end
+      local why = wait_for(task, self, "w", limit)
+      if why == "closed" then return nil, "closed", nil, done end
+      if why == "timeout" then return nil, "timeout", nil, done end
+      if count and count > 0 then todo = rest(todo, count + 1) end
+    end
+  end
+end
+
+-- sendmsg: descriptors go with the first bytes; what is left after a
+-- partial send goes on with send.
+do
+  local cfn, send = methods.sendmsg, methods.send
+  methods.sendmsg = function(self, data, opts)
+    local task = current()
+    if not task then
+      if nowaiting[self] then
+        nowaiting[self] = nil
+        self:_setnowait(false)
+      end
+      return cfn(self, data, opts)
+    end
+    if not nowaiting[self] then
+      nowaiting[self] = true
+      self:_setnowait(true)
+    end
+    local block, total = self:_gettimeouts()
+    local deadline = total >= 0 and monotime() + total
+    while true do
+      local n, err, errno, sent = cfn(self, data, opts)
+      if n then return n end
+      if err ~= "timeout" then return n, err, errno, sent end
+      if sent and sent > 0 then return send(self, data, sent + 1) end
+      local limit = wait_limit(block, total, deadline)
+      if limit == 0 then return n, err, errno, sent end
+      local why = wait_for(task, self, "w", limit)
+      if why == "closed" then return nil, "closed", nil, 0 end
+      if why == "timeout" then return nil, "timeout", nil, 0 end
+    end
+  end
+end
+
+-- close wakes whoever waits on the socket.
+do
+  local cfn = methods.close
+  methods.close = function(self)
+    forget(self)
+    return cfn(self)
+  end
+  if mt.__close then
+    mt.__close = function(self) forget(self); return cfn(self) end
+  end
+end
+
+-- ---- running ----------------------------------------------------------------
+
+local function run_ready()
+  local batch = ready
+  ready = {}
+  for i = 1, #batch do
+    local task = batch[i]
+    if task.args then
+      local args = task.args
+      task.args = nil
+      finish(task, resume(task.co, unpack(args, 1, args.n)))
+    else
+      local v = task.value
+      task.value = nil
+      finish(task, resume(task.co, v))
+    end
+  end
+end
+
+local function wake_ready_sockets(ms)
+  for sock, events in poller:wait(ms) do
+    local w = waits[sock]
+    if w then
+      if events:find("r", 1, true) then
+        for _, t in ipairs(w.r) do wake(t, "ready") end
+      end
+      if events:find("w", 1, true) then
+        for _, t in ipairs(w.w) do wake(t, "ready") end
+      end
+    end
+  end
+end
+
+local function fire_timers()
+  local now = monotime()
+  while heap[1] and heap[1][1] <= now do
+    local t = heap_pop()
+    local task = t[3]
+    if task.waiting and task.id == t[4] then wake(task, "timeout") end
+  end
+end
+
+--- Run what is ready, waiting at most `timeout` seconds (default 0) for
+-- sockets or timers. Returns the number of coroutines alive.
+function loop.step(timeout)
+  local wait = timeout or 0
+  if #ready > 0 then wait = 0 end
+  if heap[1] then
+    local left = heap[1][1] - monotime()
+    if left < 0 then left = 0 end
+    if wait < 0 or left < wait then wait = left end
+  end
+  wake_ready_sockets(wait)
+  fire_timers()
+  run_ready()
+  return alive
+end
+
+--- Run until no coroutine is left (true), or for `timeout` seconds at most
+-- (nil, "timeout").
+function loop.run(timeout)
+  local deadline = timeout and monotime() + timeout
+  while alive > 0 do
+    local wait = -1
+    if deadline then
+      wait = deadline - monotime()
+      if wait <= 0 then return nil, "timeout" end
+    end
+    loop.step(wait)
+  end
+  return true
+end
+
+function loop.sleep(s)
+  local task = current()
+  if not task then return core.sleep(s) end
+  park(task, s > 0 and s or 0)
+end
+
+loop.now = monotime
+
+function loop.count() return alive end
+
+function loop.getfd() return poller:getfd() end
+
+return loop
