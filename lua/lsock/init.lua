@@ -43,8 +43,59 @@ local function check_family(family, fname)
   return family
 end
 
--- Connect to host:port, trying every resolver answer in order. A timeout
--- bounds the whole call; the socket keeps it afterwards.
+-- How a caller waits up to `limit` seconds (nil: forever) for the
+-- descriptor fd to become readable. lsock.loop replaces it, so that a
+-- coroutine yields instead of blocking the thread.
+local wait_readable = function(fd, limit)
+  core.select({ fd }, nil, limit)
+end
+
+function lsock._set_waiter(fn) wait_readable = fn end
+
+-- The resolver's answers with the families interleaved, the first
+-- answer's family first (RFC 8305, section 4).
+local function interleave(answers)
+  if #answers < 2 then return answers end
+  local first, other = {}, {}
+  for _, ai in ipairs(answers) do
+    local list = ai.family == answers[1].family and first or other
+    list[#list + 1] = ai
+  end
+  local out = {}
+  for i = 1, math.max(#first, #other) do
+    out[#out + 1] = first[i]
+    out[#out + 1] = other[i]
+  end
+  return out
+end
+
+local ATTEMPT_DELAY = 0.25 -- RFC 8305: start the next address after 250 ms
+
+-- One attempt: a non-blocking connect to ai. Returns the socket and
+-- "done" (connected), "pending", or nil, err, errno.
+local function attempt(ai, opts)
+  local sock, err, errno = core.socket(ai.family, "stream")
+  if not sock then return nil, err, errno end
+  local ok = true
+  if opts.bind then
+    ok, err, errno = sock:bind(opts.bind[1] or opts.bind.addr or "*", opts.bind[2] or opts.bind.port or 0)
+  end
+  if ok and opts.nodelay then ok, err, errno = sock:setoption("nodelay", true) end
+  if ok then
+    sock:settimeout(0)
+    ok, err, errno = sock:connect(ai.addr, ai.port)
+  end
+  if ok then return sock, "done" end
+  if err == "timeout" then return sock, "pending" end
+  sock:close()
+  return nil, err, errno
+end
+
+-- Connect to host:port, racing the resolver's answers as RFC 8305 (Happy
+-- Eyeballs) says: the next address is tried when the previous one failed
+-- or has not answered within 250 ms, the first to connect wins and the
+-- others are closed. A timeout bounds the whole call; the socket keeps it
+-- afterwards.
 function lsock.connect(host, port, opts)
   opts = check_opts(opts, "connect")
   if type(host) ~= "string" then
@@ -54,30 +105,60 @@ function lsock.connect(host, port, opts)
   local family = check_family(opts.family, "connect")
   local answers, err = core.getaddrinfo(host, port, { family = family, type = "stream" })
   if not answers then return nil, err end
+  answers = interleave(answers)
   local deadline = opts.timeout and core.monotime() + opts.timeout
+  local poller = assert(core.poller())
+  local pending, npending, next_i, next_at = {}, 0, 1, 0
   local errno
   err = "connect " .. host .. ": no address"
-  for _, ai in ipairs(answers) do
-    local left = deadline and deadline - core.monotime()
-    if left and left <= 0 then return nil, "timeout" end
-    local sock, serr, serrno = core.socket(ai.family, "stream")
-    if not sock then return nil, serr, serrno end
-    local ok = true
-    if opts.bind then
-      ok, err, errno = sock:bind(opts.bind[1] or opts.bind.addr or "*", opts.bind[2] or opts.bind.port or 0)
+  local function finish_with(winner, ...)
+    for s in pairs(pending) do
+      if s ~= winner then s:close() end
     end
-    if ok and opts.nodelay then ok, err, errno = sock:setoption("nodelay", true) end
-    if ok then
-      sock:settimeout(left)
-      ok, err, errno = sock:connect(ai.addr, ai.port)
+    poller:close()
+    if winner then
+      winner:settimeout(opts.timeout)
+      return winner
     end
-    if ok then
-      sock:settimeout(opts.timeout)
-      return sock
-    end
-    sock:close()
+    return ...
   end
-  return nil, err, errno
+  while true do
+    local now = core.monotime()
+    if deadline and now >= deadline then return finish_with(nil, nil, "timeout") end
+    if next_i <= #answers and (npending == 0 or now >= next_at) then
+      local sock, state, aerrno = attempt(answers[next_i], opts)
+      next_i = next_i + 1
+      if state == "done" then return finish_with(sock) end
+      if sock then
+        pending[sock] = answers[next_i - 1]
+        npending = npending + 1
+        poller:add(sock, "w")
+        next_at = now + ATTEMPT_DELAY
+      else
+        err, errno = state, aerrno
+      end
+    elseif npending == 0 then
+      return finish_with(nil, nil, err, errno)
+    else
+      local limit = deadline and deadline - now
+      if next_i <= #answers and (not limit or next_at - now < limit) then limit = next_at - now end
+      if limit and limit < 0 then limit = 0 end
+      local fd = poller:getfd()
+      if fd then wait_readable(fd, limit) end
+      for sock in poller:wait(fd and 0 or limit) do
+        local ai = pending[sock]
+        local ok, cerr, cerrno = sock:connect(ai.addr, ai.port)
+        if ok then return finish_with(sock) end
+        if cerr ~= "timeout" then
+          pending[sock] = nil
+          npending = npending - 1
+          sock:close()
+          err, errno = cerr, cerrno
+          next_at = 0 -- a failed attempt starts the next one at once
+        end
+      end
+    end
+  end
 end
 
 -- Listen on host:port. "*" (or nil) is the wildcard of opts.family.

@@ -326,6 +326,14 @@ do
   end
 end
 
+-- lsock.connect races its attempts on a poller of its own: inside a
+-- coroutine it yields until that poller's descriptor is readable.
+require("lsock")._set_waiter(function(fd, limit)
+  local task = current()
+  if not task then return core.select({ fd }, nil, limit) end
+  wait_for(task, fd, "r", limit)
+end)
+
 -- ---- running ----------------------------------------------------------------
 
 local function run_ready()
