@@ -20,7 +20,8 @@ LUA_VERSION := $(if $(filter luajit,$(LUA)),5.1,$(patsubst lua%,%,$(LUA)))
 
 WARN    := -Wall -Wextra -Werror -Wshadow -Wstrict-prototypes
 CFLAGS  ?= -O2 -g
-ALL_CFLAGS = -std=c99 -fPIC -fvisibility=hidden $(WARN) $(CFLAGS) $(LUA_CFLAGS) $(SSL_CFLAGS)
+# -pthread: name lookups for the loop run on worker threads (resolve.c).
+ALL_CFLAGS = -std=c99 -fPIC -fvisibility=hidden -pthread $(WARN) $(CFLAGS) $(LUA_CFLAGS) $(SSL_CFLAGS)
 LDFLAGS ?=
 
 SRC := $(wildcard csrc/*.c)
@@ -39,14 +40,14 @@ $(OUT)/obj/%.o: csrc/%.c $(HDR)
 
 $(SO): $(OBJ)
 	@mkdir -p $(dir $@)
-	$(CC) -shared $(LDFLAGS) -o $@ $(OBJ) $(SSL_LIBS)
+	$(CC) -shared -pthread $(LDFLAGS) -o $@ $(OBJ) $(SSL_LIBS)
 
 # examples/embed/host.c: a C host program with lsock.core linked in.
 EMBED := $(OUT)/embed-host
 embed: $(EMBED)
 $(EMBED): examples/embed/host.c $(OBJ)
 	$(CC) -std=c99 $(WARN) $(CFLAGS) $(LUA_CFLAGS) -Icsrc -o $@ $< $(OBJ) \
-		$(shell pkg-config --libs $(LUA_PC)) $(SSL_LIBS) -lm
+		$(shell pkg-config --libs $(LUA_PC)) $(SSL_LIBS) -lm -pthread
 
 deps:
 	@sh scripts/deps.sh

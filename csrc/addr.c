@@ -364,42 +364,42 @@ static int hint_name(lua_State *L, const char *field, const char *const names[],
     return values[i];
 }
 
-int lsk_getaddrinfo(lua_State *L) {
+void lsk_gai_args(lua_State *L, lsk_gai_query *q) {
     const char *host = luaL_optstring(L, 1, NULL);
-    const char *service = NULL;
-    char portstr[8];
-    struct addrinfo hints, *res = NULL, *ai;
-    int err, i = 0;
-
-    memset(&hints, 0, sizeof hints);
-    hints.ai_family = AF_UNSPEC;
+    memset(q, 0, sizeof *q);
+    q->family = AF_UNSPEC;
     if (lua_type(L, 2) == LUA_TNUMBER) {
-        snprintf(portstr, sizeof portstr, "%d", lsk_check_port(L, 2));
-        service = portstr;
+        snprintf(q->portstr, sizeof q->portstr, "%d", lsk_check_port(L, 2));
+        q->service = q->portstr;
     } else if (!lua_isnoneornil(L, 2)) {
-        service = luaL_checkstring(L, 2);
+        q->service = luaL_checkstring(L, 2);
     }
     if (host != NULL && strcmp(host, "*") == 0) {
         host = NULL;
-        hints.ai_flags |= AI_PASSIVE;
+        q->flags |= AI_PASSIVE;
     }
-    if (host == NULL && service == NULL)
+    if (host == NULL && q->service == NULL)
         luaL_argerror(L, 1, "host or service expected");
     if (!lua_isnoneornil(L, 3)) {
         luaL_checktype(L, 3, LUA_TTABLE);
-        hints.ai_family = hint_name(L, "family", family_names, family_values, AF_UNSPEC);
-        hints.ai_socktype = hint_name(L, "type", type_names, type_values, 0);
-        if (opt_bool(L, 3, "passive")) hints.ai_flags |= AI_PASSIVE;
+        q->family = hint_name(L, "family", family_names, family_values, AF_UNSPEC);
+        q->socktype = hint_name(L, "type", type_names, type_values, 0);
+        if (opt_bool(L, 3, "passive")) q->flags |= AI_PASSIVE;
         if (opt_bool(L, 3, "numeric"))
-            hints.ai_flags |= AI_NUMERICHOST | AI_NUMERICSERV;
-        if (opt_bool(L, 3, "canonname")) hints.ai_flags |= AI_CANONNAME;
+            q->flags |= AI_NUMERICHOST | AI_NUMERICSERV;
+        if (opt_bool(L, 3, "canonname")) q->flags |= AI_CANONNAME;
     }
-    if (hints.ai_family != AF_UNSPEC && hints.ai_family != AF_INET &&
-        hints.ai_family != AF_INET6)
+    if (q->family != AF_UNSPEC && q->family != AF_INET &&
+        q->family != AF_INET6)
         luaL_argerror(L, 3, "family must be inet or inet6");
-    err = getaddrinfo(host, service, &hints, &res);
+    q->host = host;
+}
+
+int lsk_gai_results(lua_State *L, const lsk_gai_query *q, int err, struct addrinfo *res) {
+    struct addrinfo *ai;
+    int i = 0;
     if (err != 0) {
-        push_gai_error(L, "getaddrinfo", host ? host : (service ? service : "*"), err);
+        push_gai_error(L, "getaddrinfo", q->host ? q->host : (q->service ? q->service : "*"), err);
         return 2;
     }
     lua_newtable(L);
@@ -424,8 +424,22 @@ int lsk_getaddrinfo(lua_State *L) {
         }
         lua_rawseti(L, -2, ++i);
     }
-    freeaddrinfo(res);
     return 1;
+}
+
+int lsk_getaddrinfo(lua_State *L) {
+    lsk_gai_query q;
+    struct addrinfo hints, *res = NULL;
+    int err, n;
+    lsk_gai_args(L, &q);
+    memset(&hints, 0, sizeof hints);
+    hints.ai_family = q.family;
+    hints.ai_socktype = q.socktype;
+    hints.ai_flags = q.flags;
+    err = getaddrinfo(q.host, q.service, &hints, &res);
+    n = lsk_gai_results(L, &q, err, res);
+    if (res != NULL) freeaddrinfo(res);
+    return n;
 }
 
 /* ---- lsock.getnameinfo(addr [, port [, flags]]) ----------------------- */

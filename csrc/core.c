@@ -33,6 +33,7 @@ static const luaL_Reg functions[] = {
     {"socketpair", lsk_socketpair},
     {"_issocket", lsk_is_socket_file},
     {"poller", lsk_poller_new},
+    {"_resolve", lsk_resolve},
     {"select", lsk_select},
     {"fromfd", lsk_socket_fromfd},
     {"getaddrinfo", lsk_getaddrinfo},
@@ -46,6 +47,7 @@ static const luaL_Reg functions[] = {
 int luaopen_lsock_core(lua_State *L) {
     lsk_socket_open(L);
     lsk_poller_open(L);
+    lsk_resolve_open(L);
     luaL_newlib(L, functions);
     lsk_push_errno_table(L);
     lua_setfield(L, -2, "errno");

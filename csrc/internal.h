@@ -88,8 +88,22 @@ void lsk_format_addr(const struct sockaddr *sa, socklen_t salen, char *buf,
 int lsk_push_addr(lua_State *L, const struct sockaddr *sa, socklen_t len);
 /* The same without the family: 2 values (addr, port) or 1 (the path). */
 int lsk_push_addr_port(lua_State *L, const struct sockaddr *sa, socklen_t len);
+/* getaddrinfo's arguments (host, service [, hints] at 1..3), read once,
+ * and its results pushed as lsock.getaddrinfo returns them; resolve.c
+ * runs the same query on a worker thread. The strings point into the
+ * Lua arguments. */
+struct addrinfo;
+typedef struct lsk_gai_query {
+    const char *host, *service;
+    char portstr[8];
+    int family, socktype, flags; /* the hints */
+} lsk_gai_query;
+void lsk_gai_args(lua_State *L, lsk_gai_query *q);
+int lsk_gai_results(lua_State *L, const lsk_gai_query *q, int err, struct addrinfo *res);
 /* Module functions */
 int lsk_getaddrinfo(lua_State *L);
+int lsk_resolve(lua_State *L);       /* core._resolve(host, service [, hints]) */
+void lsk_resolve_open(lua_State *L); /* creates the query metatable */
 int lsk_getnameinfo(lua_State *L);
 
 /* ---- the stream engine (stream.c) ----------------------------------- */

@@ -146,7 +146,11 @@ local function payload(size)
 end
 
 local function resolve(host, family)
-  local answers, err = core.getaddrinfo(host, 0, { family = family, type = "dgram" })
+  -- Through lsock's getaddrinfo when it is loaded: in a loop coroutine
+  -- that one does not stop the loop.
+  local lsock = package.loaded.lsock
+  local getaddrinfo = lsock and lsock.getaddrinfo or core.getaddrinfo
+  local answers, err = getaddrinfo(host, 0, { family = family, type = "dgram" })
   if not answers then return nil, err end
   for _, ai in ipairs(answers) do
     if ai.family == "inet" or ai.family == "inet6" then return ai.addr, ai.family end

@@ -49,8 +49,23 @@ end
 local wait_readable = function(fd, limit)
   core.select({ fd }, nil, limit)
 end
+-- Whether the caller runs in a coroutine of lsock.loop.
+local in_loop = function() return false end
 
-function lsock._set_waiter(fn) wait_readable = fn end
+function lsock._set_waiter(waiter, in_loop_fn)
+  wait_readable, in_loop = waiter, in_loop_fn
+end
+
+-- Name resolution never stops the loop: in one of its coroutines the
+-- lookup runs on a worker thread (core._resolve) while the coroutine
+-- waits; elsewhere it blocks as the system's getaddrinfo does.
+function lsock.getaddrinfo(host, service, hints)
+  if not in_loop() then return core.getaddrinfo(host, service, hints) end
+  local q, err, errno = core._resolve(host, service, hints)
+  if not q then return nil, err, errno end
+  wait_readable(q:getfd(), nil)
+  return q:result()
+end
 
 -- The resolver's answers with the families interleaved, the first
 -- answer's family first (RFC 8305, section 4).
@@ -103,7 +118,7 @@ function lsock.connect(host, port, opts)
   end
   port = check_port(port, "connect")
   local family = check_family(opts.family, "connect")
-  local answers, err = core.getaddrinfo(host, port, { family = family, type = "stream" })
+  local answers, err = lsock.getaddrinfo(host, port, { family = family, type = "stream" })
   if not answers then return nil, err end
   answers = interleave(answers)
   local deadline = opts.timeout and core.monotime() + opts.timeout
@@ -169,7 +184,7 @@ function lsock.listen(host, port, opts)
   if host == nil or host == "*" then
     host, family = "*", family or "inet"
   end
-  local answers, err = core.getaddrinfo(host, port, { family = family, type = "stream", passive = true })
+  local answers, err = lsock.getaddrinfo(host, port, { family = family, type = "stream", passive = true })
   if not answers then return nil, err end
   local ai = answers[1]
   if not ai then return nil, "listen " .. host .. ": no address" end

@@ -332,7 +332,7 @@ require("lsock")._set_waiter(function(fd, limit)
   local task = current()
   if not task then return core.select({ fd }, nil, limit) end
   wait_for(task, fd, "r", limit)
-end)
+end, function() return current() ~= nil end)
 
 -- ---- running ----------------------------------------------------------------
 
