@@ -100,8 +100,9 @@ fi
 # sandboxes), so leaks are checked with valgrind on Lua 5.4: the examples
 # and the specs that between them reach every C file: creation, errors
 # and closing (socket, options, addr), the stream engine (unix), message
-# I/O and batches (dgram), descriptor passing (ancillary) and raw and
-# packet sockets (raw).
+# I/O and batches (dgram), descriptor passing (ancillary), raw and packet
+# sockets (raw), both poller backends (poller), select, and the worker
+# thread of name lookups (resolve).
 VALGRIND="valgrind -q --leak-check=full --errors-for-leak-kinds=definite,indirect --error-exitcode=9"
 vg_ok=1
 : >"$LOG/valgrind.log"
@@ -112,9 +113,10 @@ done
 LSOCK_LUA=lua5.4 LUA_CPATH='build/lua5.4/?.so;;' \
     $VALGRIND lua5.4 /usr/bin/busted -o TAP spec/socket_spec.lua \
     spec/options_spec.lua spec/addr_spec.lua spec/unix_spec.lua spec/dgram_spec.lua \
-    spec/ancillary_spec.lua spec/raw_spec.lua >>"$LOG/valgrind.log" 2>&1 || vg_ok=0
+    spec/ancillary_spec.lua spec/raw_spec.lua spec/poller_spec.lua spec/select_spec.lua \
+    spec/resolve_spec.lua >>"$LOG/valgrind.log" 2>&1 || vg_ok=0
 if [ "$vg_ok" = 1 ]; then
-    pass "valgrind: no leak, no invalid access (examples; socket, options, addr, unix, dgram, ancillary, raw specs on lua5.4)"
+    pass "valgrind: no leak, no invalid access (examples; socket, options, addr, unix, dgram, ancillary, raw, poller, select, resolve specs on lua5.4)"
 else
     fail "valgrind (see $LOG/valgrind.log)"
     grep -E -A20 '==[0-9]+==|^not ok' "$LOG/valgrind.log" | head -n 60
