@@ -121,6 +121,22 @@ function lsock.connect(host, port, opts)
   local answers, err = lsock.getaddrinfo(host, port, { family = family, type = "stream" })
   if not answers then return nil, err end
   answers = interleave(answers)
+  if #answers == 1 then
+    -- Nothing to race: the socket's own connect waits (and yields in the
+    -- loop) under the timeout.
+    local ai = answers[1]
+    local sock, state, aerrno = attempt(ai, opts)
+    if not sock then return nil, state, aerrno end
+    sock:settimeout(opts.timeout)
+    if state == "pending" then
+      local ok, cerr, cerrno = sock:connect(ai.addr, ai.port)
+      if not ok then
+        sock:close()
+        return nil, cerr, cerrno
+      end
+    end
+    return sock
+  end
   local deadline = opts.timeout and core.monotime() + opts.timeout
   local poller = assert(core.poller())
   local pending, npending, next_i, next_at = {}, 0, 1, 0

@@ -26,7 +26,8 @@ local alive = 0
 local ready = {}      -- tasks to resume, with ready_value
 local heap = {}       -- timers: {at, seq, task, id}
 local seq = 0
-local waits = {}      -- socket -> { r = {task...}, w = {task...} }
+local waits = {}      -- socket -> { r = {task...}, w = {task...}, reg = events registered }
+local touched = {}    -- sockets whose waiters left during this step
 local nowaiting = setmetatable({}, { __mode = "k" }) -- sockets in nowait mode
 
 -- ---- timers ---------------------------------------------------------------
@@ -123,16 +124,29 @@ local function interest(w)
   return r and wr and "rw" or r and "r" or wr and "w" or nil
 end
 
-local function update(sock, w, was)
+-- Make the poller watch sock for what its waiters want. A registration
+-- outlives a wake-up: the coroutine that woke usually waits again within
+-- the same step (an echo server reads, writes, reads), and then nothing
+-- needs to change; settle() drops what nobody waits for any more.
+local function update(sock, w)
   local now = interest(w)
-  if now == was then return end
+  if now == w.reg then return end
   if not now then
     waits[sock] = nil
     poller:remove(sock)
-  elseif not was then
+  elseif not w.reg then
     poller:add(sock, now)
   else
     poller:modify(sock, now)
+  end
+  w.reg = now
+end
+
+local function settle()
+  for sock in pairs(touched) do
+    touched[sock] = nil
+    local w = waits[sock]
+    if w then update(sock, w) end
   end
 end
 
@@ -151,17 +165,18 @@ local function wait_for(task, sock, events, limit)
     w = { r = {}, w = {} }
     waits[sock] = w
   end
-  local was = interest(w)
   if events:find("r", 1, true) then w.r[#w.r + 1] = task end
   if events:find("w", 1, true) then w.w[#w.w + 1] = task end
-  update(sock, w, was)
+  if not (w.reg == "rw" or w.reg == interest(w)) then update(sock, w) end
   local why = park(task, limit)
   w = waits[sock]
   if w then
-    was = interest(w)
     drop(w.r, task)
     drop(w.w, task)
-    update(sock, w, was)
+    -- A plain descriptor may be closed by its owner right after this
+    -- (the loop never sees it): it leaves the poller at once. A socket's
+    -- close goes through forget(), so its registration may wait.
+    if type(sock) == "number" then update(sock, w) else touched[sock] = true end
   end
   return why
 end
@@ -171,7 +186,8 @@ local function forget(sock)
   local w = waits[sock]
   if not w then return end
   waits[sock] = nil
-  poller:remove(sock)
+  touched[sock] = nil
+  if w.reg then poller:remove(sock) end
   for _, t in ipairs(w.r) do wake(t, "closed") end
   for _, t in ipairs(w.w) do wake(t, "closed") end
 end
@@ -389,6 +405,7 @@ function loop.step(timeout)
   wake_ready_sockets(wait)
   fire_timers()
   run_ready()
+  settle()
   return alive
 end
 
