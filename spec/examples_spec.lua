@@ -94,3 +94,63 @@ describe("examples/pass_fd.lua", function()
     assert.matches("peercred:    pid %d+, uid %d+, gid %d+", out)
   end)
 end)
+
+describe("examples/echo_server.lua", function()
+  local out
+
+  setup(function()
+    out = run("examples/echo_server.lua")
+  end)
+
+  it("runs to the end with every coroutine finished and closes the server", function()
+    assert.matches("loop:        every coroutine finished", out, 1, true)
+    assert.matches("closed:      lsock%.socket: closed$", out)
+  end)
+
+  it("serves its 100 clients at once and echoes every line", function()
+    assert.matches("server:      lsock%.socket: tcp 127%.0%.0%.1:%d+ %(fd %d+%)", out)
+    assert.matches("clients:     100 ok, 0 failed", out, 1, true)
+    assert.matches("accepted:    100, at most 100 open at once", out, 1, true)
+    assert.matches("echoed:      300 lines, %d+ bytes", out)
+  end)
+
+  it("takes less time than the clients' pauses added up (they run side by side)", function()
+    local elapsed, pauses = out:match("elapsed:     (%S+) s %(the clients' pauses alone add up to (%S+) s%)")
+    assert.is_string(elapsed, out)
+    assert.is_true(tonumber(elapsed) < tonumber(pauses), out)
+  end)
+end)
+
+describe("examples/port_check.lua", function()
+  -- Every "open: PORT" line, and the ports marked as the script's own.
+  local function open_ports(out)
+    local all, ours = {}, {}
+    for port, mark in out:gmatch("open:        (%d+)([^\n]*)") do
+      all[#all + 1] = tonumber(port)
+      if mark == " (ours)" then ours[#ours + 1] = tonumber(port) end
+    end
+    return all, ours
+  end
+
+  it("checks the default range and finds its own three listeners", function()
+    local out = run("examples/port_check.lua")
+    assert.matches("checking:    127.0.0.1 ports 20000-20999", out, 1, true)
+    local all, ours = open_ports(out)
+    assert.equal(3, #ours, out)
+    local checked, open = out:match("checked:     (%d+) ports in %S+ s, (%d+) open")
+    assert.is_string(checked, out)
+    assert.is_true(tonumber(checked) >= 1000, out)
+    assert.equal(#all, tonumber(open))
+    assert.matches("loop:        every coroutine finished", out, 1, true)
+  end)
+
+  it("takes a range argument and reports a bad one", function()
+    local out = util.spawn_script("examples/port_check.lua", "30000-30099").wait()
+    assert.matches("checking:    127.0.0.1 ports 30000-30099", out, 1, true)
+    local _, ours = open_ports(out)
+    assert.equal(3, #ours, out)
+    assert.matches("checked:     %d+ ports", out)
+    local bad = util.spawn_script("examples/port_check.lua", "9-3").wait()
+    assert.matches("usage: lua examples/port_check.lua FIRST-LAST", bad, 1, true)
+  end)
+end)
