@@ -14,7 +14,8 @@
 #   CC            C compiler for the baseline (cc)
 #   BENCH_LIBS    libraries to run ("luasocket lsock c"; extras: cqueues luv)
 #   BENCH_WORKLOADS  workloads to run (all): lines bulk recv udp_rate
-#                 udp_recv unix_bulk unix_pingpong
+#                 udp_recv unix_bulk unix_pingpong poll_scale concurrent_echo
+#                 idle_memory
 #   BENCH_RUNS    runs per library and workload, the best counts (3)
 #   BENCH_LINES   lines in the lines workload (2000000)
 #   BENCH_MIB     MiB in the TCP bulk workloads (512)
@@ -22,6 +23,13 @@
 #   BENCH_UDP_RECV_COUNT  datagrams in udp_recv (4000000)
 #   BENCH_UNIX_MIB        MiB in unix_bulk (24576)
 #   BENCH_PINGPONG        round trips in unix_pingpong (400000)
+#   BENCH_POLL_N          poll_scale's idle connection counts (100 1000 5000 10000)
+#   BENCH_ECHO_CLIENTS    concurrent_echo's clients (500)
+#   BENCH_ECHO_ROUNDS     concurrent_echo's least round trips per client (200)
+#   BENCH_ECHO_SECS       concurrent_echo's least seconds per run (2)
+#   BENCH_MEM_CONNS       idle_memory's connections (5000)
+#   BENCH_NOFILE  ulimit -n of the many-connection processes (20000, at most
+#                 the hard limit)
 #   BENCH_STRICT  1: also fail when lsock/LuaSocket is below its goal
 set -eu
 
@@ -121,6 +129,25 @@ has_lib c && needs_baseline="the C baseline (c in BENCH_LIBS)"
 case " $BENCH_WORKLOADS " in
 *" all "* | *" udp_recv "* | *" udp_recvmany "*) needs_baseline=${needs_baseline:-"the C sender of udp_recv"} ;;
 esac
+# the many-connection workloads always need bench/scale.c: their peer (or
+# load) is that C program for every library
+needs_scale=""
+case " $BENCH_WORKLOADS " in
+*" all "* | *" poll_scale"* | *" concurrent_echo "* | *" idle_memory "*) needs_scale=1 ;;
+esac
+scale=$results/scale
+if [ -n "$needs_scale" ]; then
+    command -v "$CC" >/dev/null 2>&1 ||
+        die "no C compiler '$CC' for bench/scale.c (the peer of poll_scale, concurrent_echo, idle_memory)"
+    "$CC" -O2 -Wall -Wextra -Werror -o "$scale" bench/scale.c ||
+        die "bench/scale.c does not compile ($CC -O2 -Wall -Wextra -Werror bench/scale.c)"
+    # 10,000 idle connections are 10,000 descriptors in each process
+    hard=$(ulimit -Hn)
+    [ "$hard" = unlimited ] && hard=1048576
+    BENCH_NOFILE=${BENCH_NOFILE:-20000}
+    [ "$BENCH_NOFILE" -le "$hard" ] || BENCH_NOFILE=$hard
+    export BENCH_NOFILE
+fi
 baseline=$results/baseline
 if [ -n "$needs_baseline" ]; then
     command -v "$CC" >/dev/null 2>&1 ||
@@ -146,10 +173,11 @@ now=$(date -u '+%Y-%m-%d %H:%M UTC')
 rmem=$(cat /proc/sys/net/core/rmem_max 2>/dev/null || echo "?")
 BENCH_HEADER="lsock benchmark $now: $lua_version$versions; $cpus CPUs, $(uname -sr), rmem_max $rmem"
 BENCH_BASELINE=$baseline
+BENCH_SCALE=$scale
 BENCH_RESULTS=$results
 BENCH_TMP=$tmp
 BENCH_WRAP=$wrap
-export LUA BENCH_LIBS BENCH_WORKLOADS BENCH_HEADER BENCH_BASELINE BENCH_RESULTS BENCH_TMP BENCH_WRAP
+export LUA BENCH_LIBS BENCH_WORKLOADS BENCH_HEADER BENCH_BASELINE BENCH_SCALE BENCH_RESULTS BENCH_TMP BENCH_WRAP
 
 echo "bench: $BENCH_HEADER" >&2
 "$LUA" bench/run.lua
