@@ -164,6 +164,9 @@ void lsk_msg_free(lsk_socket *s); /* at close */
 void lsk_poller_open(lua_State *L);   /* creates the metatable */
 int lsk_poller_new(lua_State *L);     /* lsock.poller([backend]) */
 int lsk_select(lua_State *L);         /* lsock.select(r, w [, timeout]) */
+/* A wait's timeout argument in seconds as milliseconds for poll/epoll:
+ * nil or negative -1 (forever), rounded up, capped. */
+int lsk_check_wait_ms(lua_State *L, int idx);
 /* A read left input buffered in st: pollers report it readable. */
 void lsk_poll_dirty(lsk_stream *st);
 /* st is closing: remove it from every poller, while its descriptor is

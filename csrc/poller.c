@@ -338,7 +338,7 @@ static int collect_dirty(lsk_poller *p) {
     return n;
 }
 
-static int wait_ms(lua_State *L, int idx) {
+int lsk_check_wait_ms(lua_State *L, int idx) {
     lua_Number t;
     if (lua_isnoneornil(L, idx)) return -1;
     t = luaL_checknumber(L, idx);
@@ -350,7 +350,7 @@ static int wait_ms(lua_State *L, int idx) {
 
 static int po_wait(lua_State *L) {
     lsk_poller *p = check_poller(L);
-    int ms = wait_ms(L, 2), ndirty, n, i, k;
+    int ms = lsk_check_wait_ms(L, 2), ndirty, n, i, k;
     double deadline;
     if (p->set == NULL) return lsk_closed_result(L);
     clear_dead(L, p);

@@ -52,16 +52,6 @@ static entry entry_of(lua_State *L, int idx) {
     return e;
 }
 
-static int timeout_ms(lua_State *L, int idx) {
-    lua_Number t;
-    if (lua_isnoneornil(L, idx)) return -1;
-    t = luaL_checknumber(L, idx);
-    if (t != t) luaL_argerror(L, idx, "timeout is not a number");
-    if (t < 0) return -1;
-    t = ceil(t * 1000.0);
-    return t > 2147483647.0 ? 2147483647 : (int)t;
-}
-
 /* Append the value at idx to the result table at t: t[#t+1] = v, t[v] = #t. */
 static void add_result(lua_State *L, int t, int idx, int *count) {
     lua_pushvalue(L, idx);
@@ -85,7 +75,7 @@ int lsk_select(lua_State *L) {
         luaL_checktype(L, 2, LUA_TTABLE);
         nw = (int)lsock_rawlen(L, 2);
     }
-    ms = timeout_ms(L, 3);
+    ms = lsk_check_wait_ms(L, 3);
     lua_settop(L, 3);
     /* Both arrays live in one userdata: collected however this ends. */
     pf = (struct pollfd *)lua_newuserdata(L, (size_t)(nr + nw) * (sizeof *pf + sizeof *es) + 1);

@@ -209,6 +209,23 @@ local function wait_limit(block, total, deadline)
   return limit
 end
 
+-- The loop task calling a method on self, or nil outside the loop. A
+-- socket never waits in C while the loop uses it, and waits as usual
+-- again once plain code does.
+local function enter(self)
+  local task = current()
+  if task then
+    if not nowaiting[self] then
+      nowaiting[self] = true
+      self:_setnowait(true)
+    end
+  elseif nowaiting[self] then
+    nowaiting[self] = nil
+    self:_setnowait(false)
+  end
+  return task
+end
+
 -- A method that can wait. `again(self, r, a, b, c)` makes the arguments
 -- of the next try from the timed-out results r (nil: the same ones).
 local function waiting(name, again)
@@ -234,18 +251,8 @@ local function waiting(name, again)
     return slow(task, self, a, b, c, ...)
   end
   methods[name] = function(self, a, b, c)
-    local task = current()
-    if not task then
-      if nowaiting[self] then
-        nowaiting[self] = nil
-        self:_setnowait(false)
-      end
-      return cfn(self, a, b, c)
-    end
-    if not nowaiting[self] then
-      nowaiting[self] = true
-      self:_setnowait(true)
-    end
+    local task = enter(self)
+    if not task then return cfn(self, a, b, c) end
     return check(task, self, a, b, c, cfn(self, a, b, c))
   end
 end
@@ -267,18 +274,8 @@ do
     return t
   end
   methods.sendmany = function(self, list, addr, port)
-    local task = current()
-    if not task then
-      if nowaiting[self] then
-        nowaiting[self] = nil
-        self:_setnowait(false)
-      end
-      return cfn(self, list, addr, port)
-    end
-    if not nowaiting[self] then
-      nowaiting[self] = true
-      self:_setnowait(true)
-    end
+    local task = enter(self)
+    if not task then return cfn(self, list, addr, port) end
     local block, total = self:_gettimeouts()
     local deadline = total >= 0 and monotime() + total
     local done, todo = 0, list
@@ -302,18 +299,8 @@ end
 do
   local cfn, send = methods.sendmsg, methods.send
   methods.sendmsg = function(self, data, opts)
-    local task = current()
-    if not task then
-      if nowaiting[self] then
-        nowaiting[self] = nil
-        self:_setnowait(false)
-      end
-      return cfn(self, data, opts)
-    end
-    if not nowaiting[self] then
-      nowaiting[self] = true
-      self:_setnowait(true)
-    end
+    local task = enter(self)
+    if not task then return cfn(self, data, opts) end
     local block, total = self:_gettimeouts()
     local deadline = total >= 0 and monotime() + total
     while true do
