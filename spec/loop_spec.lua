@@ -1037,3 +1037,48 @@ describe("lsock.loop driven by its host", function()
     assert.equal("x", got)
   end)
 end)
+
+describe("lsock.loop timers", function()
+  it("wakes 300 sleepers of random lengths in the order of their deadlines", function()
+    local woke, seed = {}, 12345
+    for i = 1, 300 do
+      seed = (seed * 1103515245 + 12345) % 2147483648
+      local d = (seed % 200) / 1000 -- 0 .. 0.199 s
+      loop.spawn(function()
+        loop.sleep(d)
+        woke[#woke + 1] = { d = d, i = i }
+      end)
+    end
+    assert.is_true(loop.run(10))
+    assert.equal(300, #woke)
+    for k = 2, #woke do
+      assert.is_true(woke[k - 1].d <= woke[k].d + 0.02,
+        ("sleeper of %.3f s woke before one of %.3f s"):format(woke[k].d, woke[k - 1].d))
+    end
+  end)
+
+  it("leaves no timer behind for waits that ended before their timeout", function()
+    local a, b = lsock.socketpair()
+    a:settimeout(30)
+    b:settimeout(30)
+    local got = 0
+    loop.spawn(function()
+      for _ = 1, 500 do
+        local m = a:receive(1)
+        if m then got = got + 1 end
+        a:send("y")
+      end
+    end)
+    loop.spawn(function()
+      for _ = 1, 500 do
+        b:send("x")
+        b:receive(1)
+      end
+    end)
+    assert.is_true(loop.run(20))
+    assert.equal(500, got)
+    assert.equal(0, loop._timers())
+    a:close()
+    b:close()
+  end)
+end)

@@ -6,7 +6,8 @@
 -- method wrappers below then yield until the poller says the socket is
 -- ready (or the socket's own timeout runs out) and call again, carrying
 -- the partial result on. Outside a coroutine the same methods block as
--- before. Timers live in a binary heap; a wait's timer is dropped lazily.
+-- before. Timers live in a binary heap, and a wait that ends early takes
+-- its timer out.
 local core = require "lsock.core"
 
 local loop = {}
@@ -24,48 +25,66 @@ local poller = assert(core.poller())
 local tasks = {}      -- coroutine -> task
 local alive = 0
 local ready = {}      -- tasks to resume, with ready_value
-local heap = {}       -- timers: {at, seq, task, id}
+local heap = {}       -- timers: {at, seq, task, pos}
 local seq = 0
 local waits = {}      -- socket -> { r = {task...}, w = {task...}, reg = events registered }
 local touched = {}    -- sockets whose waiters left during this step
 local nowaiting = setmetatable({}, { __mode = "k" }) -- sockets in nowait mode
 
 -- ---- timers ---------------------------------------------------------------
+-- A timer is {at, seq, task, pos}: pos is its place in the heap, kept up
+-- to date by every move, so a wait that ends early takes its timer out at
+-- once and the heap holds only the waits still running.
 
 local function earlier(a, b)
   return a[1] < b[1] or (a[1] == b[1] and a[2] < b[2])
 end
 
-local function heap_push(t)
-  local i = #heap + 1
+local function place(i, t)
   heap[i] = t
-  while i > 1 do
-    local p = (i - i % 2) / 2
-    if not earlier(heap[i], heap[p]) then break end
-    heap[i], heap[p] = heap[p], heap[i]
-    i = p
-  end
+  t[4] = i
 end
 
-local function heap_pop()
-  local top, n = heap[1], #heap
-  -- The last timer takes the top's place (two statements: with n == 1 a
-  -- multiple assignment to heap[1] twice would leave either value).
-  local last = heap[n]
-  heap[n] = nil
-  n = n - 1
-  if n == 0 then return top end
-  heap[1] = last
-  local i = 1
+local function sift_up(i)
+  local t = heap[i]
+  while i > 1 do
+    local p = (i - i % 2) / 2
+    if not earlier(t, heap[p]) then break end
+    place(i, heap[p])
+    i = p
+  end
+  place(i, t)
+end
+
+local function sift_down(i)
+  local n, t = #heap, heap[i]
   while true do
-    local l, r, m = 2 * i, 2 * i + 1, i
-    if l <= n and earlier(heap[l], heap[m]) then m = l end
-    if r <= n and earlier(heap[r], heap[m]) then m = r end
-    if m == i then break end
-    heap[i], heap[m] = heap[m], heap[i]
+    local l, r, m = 2 * i, 2 * i + 1, nil
+    if l <= n and earlier(heap[l], t) then m = l end
+    if r <= n and earlier(heap[r], m and heap[m] or t) then m = r end
+    if not m then break end
+    place(i, heap[m])
     i = m
   end
-  return top
+  place(i, t)
+end
+
+local function heap_push(t)
+  place(#heap + 1, t)
+  sift_up(#heap)
+end
+
+-- Take timer t out of the heap, wherever it is.
+local function heap_remove(t)
+  local i, n = t[4], #heap
+  -- The last timer fills the hole (two statements: when i == n a multiple
+  -- assignment to the same slot would leave either value).
+  local last = heap[n]
+  heap[n] = nil
+  if i == n then return end
+  place(i, last)
+  sift_up(i)
+  sift_down(last[4])
 end
 
 -- ---- tasks ----------------------------------------------------------------
@@ -73,7 +92,10 @@ end
 local function wake(task, value)
   if task.waiting then
     task.waiting = nil
-    task.id = task.id + 1 -- its timer, if any, is stale from now on
+    if task.timer then
+      heap_remove(task.timer)
+      task.timer = nil
+    end
     task.value = value
     ready[#ready + 1] = task
   end
@@ -85,7 +107,8 @@ local function park(task, limit)
   task.waiting = true
   if limit then
     seq = seq + 1
-    heap_push({ monotime() + limit, seq, task, task.id })
+    task.timer = { monotime() + limit, seq, task, 0 }
+    heap_push(task.timer)
   end
   return yield()
 end
@@ -110,7 +133,7 @@ function loop.spawn(fn, ...)
     error(("bad argument #1 to 'spawn' (function expected, got %s)"):format(type(fn)), 2)
   end
   local co = create(fn)
-  local task = { co = co, id = 0, args = pack(...) }
+  local task = { co = co, args = pack(...) }
   tasks[co] = task
   alive = alive + 1
   ready[#ready + 1] = task
@@ -373,9 +396,12 @@ end
 local function fire_timers()
   local now = monotime()
   while heap[1] and heap[1][1] <= now do
-    local t = heap_pop()
-    local task = t[3]
-    if task.waiting and task.id == t[4] then wake(task, "timeout") end
+    local t = heap[1]
+    if t[3].waiting then
+      wake(t[3], "timeout") -- takes its timer out of the heap
+    else
+      heap_remove(t)
+    end
   end
 end
 
@@ -420,6 +446,9 @@ end
 loop.now = monotime
 
 function loop.count() return alive end
+
+-- Timers in the heap: the waits still running with a limit (for specs).
+function loop._timers() return #heap end
 
 function loop.getfd() return poller:getfd() end
 
