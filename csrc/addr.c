@@ -145,13 +145,8 @@ static int packet_addr(lua_State *L, int idx, const char *what, lsk_addr *out) {
     memset(out, 0, sizeof *out);
     index = if_nametoindex(name);
     if (index == 0) {
-        char msg[200];
         int err = errno ? errno : ENODEV;
-        lsk_strerror(err, msg, sizeof msg);
-        lua_pushnil(L);
-        lua_pushfstring(L, "%s %s: %s", what, name, msg);
-        lua_pushinteger(L, err);
-        return 3;
+        return lsk_fail(L, err, lua_pushfstring(L, "%s %s", what, name));
     }
     sll->sll_family = AF_PACKET;
     sll->sll_ifindex = (int)index;

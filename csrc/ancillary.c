@@ -138,7 +138,7 @@ int lsk_unix_sendmsg(lua_State *L, lsk_socket *s) {
         if (r == -ETIMEDOUT) {
             n = lsk_timeout_result(L);
             lua_pushnil(L);
-        } else if (s->type != SOCK_DGRAM && (r == -EPIPE || r == -ECONNRESET || r == -ENOTCONN)) {
+        } else if (s->type != SOCK_DGRAM && lsk_is_reset((int)-r)) {
             lua_pushnil(L);
             lua_pushliteral(L, "closed");
             lua_pushinteger(L, -r);
@@ -229,7 +229,7 @@ int lsk_unix_recvmsg(lua_State *L, lsk_socket *s) {
         }
         if (s->type == SOCK_STREAM) lsk_buffer_free(b);
         if (r == -ETIMEDOUT) return lsk_timeout_result(L);
-        if (s->type != SOCK_DGRAM && (r == -ECONNRESET || r == -EPIPE || r == -ENOTCONN)) {
+        if (s->type != SOCK_DGRAM && lsk_is_reset((int)-r)) {
             lua_pushnil(L);
             lua_pushliteral(L, "closed");
             lua_pushinteger(L, -r);

@@ -162,7 +162,7 @@ static int push_from(lua_State *L, const lsk_socket *s, const lsk_addr *a) {
 static int is_closed(const lsk_socket *s, long r) {
     if (s->type != SOCK_SEQPACKET) return 0;
     if (r == 0) return lsk_peer_gone(s->st.fd);
-    return r == -ECONNRESET || r == -EPIPE || r == -ENOTCONN;
+    return r < 0 && lsk_is_reset((int)-r);
 }
 
 /* The failure results of a message operation: "timeout", "closed" on a

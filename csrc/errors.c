@@ -26,6 +26,14 @@ void lsk_lower_first(char *msg) {
         msg[0] = (char)tolower((unsigned char)msg[0]);
 }
 
+int lsk_is_reset(int err) {
+    return err == ECONNRESET || err == EPIPE || err == ENOTCONN
+#ifdef ESHUTDOWN
+           || err == ESHUTDOWN
+#endif
+        ;
+}
+
 int lsk_fail(lua_State *L, int err, const char *what) {
     char msg[256];
     lsk_strerror(err, msg, sizeof msg);

@@ -114,5 +114,8 @@ typedef struct lsk_io {
 void lsk_strerror(int err, char *buf, size_t len);
 /* Lower-case the first letter of a message, unless it starts an acronym. */
 void lsk_lower_first(char *msg);
+/* Whether err means the connection is gone (reset, or shut down): what
+ * connection-oriented sockets report as "closed". */
+int lsk_is_reset(int err);
 
 #endif

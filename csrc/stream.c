@@ -46,10 +46,6 @@ void lsk_push_events(lua_State *L, int want) {
     }
 }
 
-static int is_reset(long err) {
-    return err == ECONNRESET || err == EPIPE || err == ENOTCONN ||
-           err == ESHUTDOWN;
-}
 
 /* prefix .. data[0, n) */
 static void push_joined(lua_State *L, const char *prefix, size_t plen,
@@ -209,7 +205,7 @@ int lsk_stream_receive(lua_State *L, lsk_stream *st, void *obj) {
             return 1;
         }
         if (r == -ETIMEDOUT) return partial_result(L, st, "timeout", prefix, plen, len);
-        if (is_reset(-r)) return partial_result(L, st, "closed", prefix, plen, len);
+        if (lsk_is_reset((int)-r)) return partial_result(L, st, "closed", prefix, plen, len);
         {
             char msg[200];
             lsk_strerror((int)-r, msg, sizeof msg);
@@ -240,7 +236,7 @@ int lsk_stream_recv(lua_State *L, lsk_stream *st, void *obj) {
     if (len == 0) {
         size_t room = (lua_Integer)LSK_RECV_ROOM < max ? LSK_RECV_ROOM : (size_t)max;
         r = fill(L, st, obj, room, &d);
-        if (r == 0 || is_reset(-r)) {
+        if (r == 0 || lsk_is_reset((int)-r)) {
             lua_pushnil(L);
             lua_pushliteral(L, "closed");
             if (r == 0) return 2;
@@ -311,7 +307,7 @@ int lsk_stream_send(lua_State *L, lsk_stream *st, void *obj) {
             r = -w;
         }
         if (r == 0) r = -EPIPE;
-        if (is_reset(-r)) {
+        if (lsk_is_reset((int)-r)) {
             lua_pushnil(L);
             lua_pushliteral(L, "closed");
         } else {
