@@ -220,16 +220,24 @@ end
 local mt = getmetatable(core.socket("inet", "dgram"))
 local methods = mt.__index
 
--- The longest the next wait may last under the socket's own timeout:
--- nil for no limit, 0 for "do not wait".
-local function wait_limit(block, total, deadline)
+-- The socket's own limits for a call starting now: block, total (-1:
+-- none) and the call's deadline (false: none).
+local function limits(self)
+  local block, total = self:_gettimeouts()
+  return block, total, total >= 0 and monotime() + total
+end
+
+-- Wait in task until self is ready for events, as long as its limits
+-- allow: "ready", "timeout" (at once when no time is left) or "closed".
+local function await(task, self, events, block, total, deadline)
   local limit = block >= 0 and block or nil
   if total >= 0 then
     local left = deadline - monotime()
     if left < 0 then left = 0 end
     if not limit or left < limit then limit = left end
   end
-  return limit
+  if limit == 0 then return "timeout" end
+  return wait_for(task, self, events, limit)
 end
 
 -- The loop task calling a method on self, or nil outside the loop. A
@@ -254,13 +262,10 @@ end
 local function waiting(name, again)
   local cfn = methods[name]
   local function slow(task, self, a, b, c, ...)
-    local block, total = self:_gettimeouts()
-    local deadline = total >= 0 and monotime() + total
+    local block, total, deadline = limits(self)
     local r = pack(...)
     while r[1] == nil and r[2] == "timeout" do
-      local limit = wait_limit(block, total, deadline)
-      if limit == 0 then break end
-      local why = wait_for(task, self, self:events() or "r", limit)
+      local why = await(task, self, self:events() or "r", block, total, deadline)
       if why == "closed" then return nil, "closed" end
       if why == "timeout" then break end
       if again then a, b, c = again(self, r, a, b, c) end
@@ -299,17 +304,14 @@ do
   methods.sendmany = function(self, list, addr, port)
     local task = enter(self)
     if not task then return cfn(self, list, addr, port) end
-    local block, total = self:_gettimeouts()
-    local deadline = total >= 0 and monotime() + total
+    local block, total, deadline = limits(self)
     local done, todo = 0, list
     while true do
       local n, err, errno, count = cfn(self, todo, addr, port)
       if n then return done + n end
       done = done + (count or 0)
       if err ~= "timeout" then return nil, err, errno, done end
-      local limit = wait_limit(block, total, deadline)
-      if limit == 0 then return nil, err, errno, done end
-      local why = wait_for(task, self, "w", limit)
+      local why = await(task, self, "w", block, total, deadline)
       if why == "closed" then return nil, "closed", nil, done end
       if why == "timeout" then return nil, "timeout", nil, done end
       if count and count > 0 then todo = rest(todo, count + 1) end
@@ -324,16 +326,13 @@ do
   methods.sendmsg = function(self, data, opts)
     local task = enter(self)
     if not task then return cfn(self, data, opts) end
-    local block, total = self:_gettimeouts()
-    local deadline = total >= 0 and monotime() + total
+    local block, total, deadline = limits(self)
     while true do
       local n, err, errno, sent = cfn(self, data, opts)
       if n then return n end
       if err ~= "timeout" then return n, err, errno, sent end
       if sent and sent > 0 then return send(self, data, sent + 1) end
-      local limit = wait_limit(block, total, deadline)
-      if limit == 0 then return n, err, errno, sent end
-      local why = wait_for(task, self, "w", limit)
+      local why = await(task, self, "w", block, total, deadline)
       if why == "closed" then return nil, "closed", nil, 0 end
       if why == "timeout" then return nil, "timeout", nil, 0 end
     end
