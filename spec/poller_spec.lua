@@ -91,12 +91,7 @@ end
 -- Run the child script spec/helpers/poll_forever.lua with mode and its
 -- arguments, killed after 20 s; returns what it printed.
 local function run_forever(...)
-  local prefix = util.succeeds("timeout 1 true") and "timeout 20 " or ""
-  local cmd = prefix .. util.lua_command(util.HELPERS .. "poll_forever.lua", ...) .. " 2>&1"
-  local f = assert(io.popen(cmd))
-  local out = f:read("*a"):gsub("%s+$", "")
-  f:close()
-  return out
+  return util.spawn_script_within(20, util.HELPERS .. "poll_forever.lua", ...).wait()
 end
 
 describe("lsock.poller", function()

@@ -76,12 +76,7 @@ local function timed_select(...)
 end
 
 local function run_forever(...)
-  local prefix = util.succeeds("timeout 1 true") and "timeout 20 " or ""
-  local cmd = prefix .. util.lua_command(util.HELPERS .. "poll_forever.lua", ...) .. " 2>&1"
-  local f = assert(io.popen(cmd))
-  local out = f:read("*a"):gsub("%s+$", "")
-  f:close()
-  return out
+  return util.spawn_script_within(20, util.HELPERS .. "poll_forever.lua", ...).wait()
 end
 
 describe("lsock.select", function()

@@ -149,7 +149,7 @@ function util.out(...)
   io.stdout:flush()
 end
 
-local TIMEOUT_PREFIX = util.succeeds("timeout 1 true") and "timeout 60 " or ""
+local HAVE_TIMEOUT = util.succeeds("timeout 1 true")
 
 --- The command line that runs `script` with arguments `...` (turned into
 -- strings and quoted) under the interpreter of `util.interpreter()` and this
@@ -175,7 +175,13 @@ end
 -- Returns a handle whose `wait()` reads everything the child printed, waits
 -- for it to exit and returns the output without trailing white space.
 function util.spawn_script(script, ...)
-  local cmd = TIMEOUT_PREFIX .. util.lua_command(script, ...) .. " 2>&1"
+  return util.spawn_script_within(60, script, ...)
+end
+
+--- `util.spawn_script`, with the child killed after `seconds` instead.
+function util.spawn_script_within(seconds, script, ...)
+  local prefix = HAVE_TIMEOUT and ("timeout " .. seconds .. " ") or ""
+  local cmd = prefix .. util.lua_command(script, ...) .. " 2>&1"
   local f = assert(io.popen(cmd, "r"))
   local handle, output = {}, nil
   function handle.wait()
