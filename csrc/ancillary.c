@@ -114,7 +114,7 @@ int lsk_unix_sendmsg(lua_State *L, lsk_socket *s) {
     }
     m.msg_iov = &iov;
     m.msg_iovlen = 1;
-    lsk_deadline_init(&d, &s->st.tm);
+    lsk_deadline_init(&d, &s->st.tm, lsk_in_task(L));
     for (;;) {
         long r;
         iov.iov_base = (void *)(data + sent);
@@ -208,7 +208,7 @@ int lsk_unix_recvmsg(lua_State *L, lsk_socket *s) {
     lua_createtable(L, (int)maxfds, 0);
     if (lsk_buffer_prepare(b, (size_t)max) == 0)
         return luaL_error(L, "not enough memory for a %d-byte receive block", (int)max);
-    lsk_deadline_init(&d, &s->st.tm);
+    lsk_deadline_init(&d, &s->st.tm, lsk_in_task(L));
     for (;;) {
         memset(&m, 0, sizeof m);
         iov.iov_base = b->data + b->end;

@@ -60,3 +60,17 @@ size_t lsk_buffer_prepare(lsk_buffer *b, size_t room) {
     b->cap = want;
     return b->cap - b->end;
 }
+
+int lsk_buffer_prepend(lsk_buffer *b, const char *p, size_t n) {
+    size_t len = lsk_buffer_len(b);
+    if (n == 0) return 1;
+    if (b->start < n) {
+        if (lsk_buffer_prepare(b, n) == 0) return 0; /* moves the bytes to the front */
+        memmove(b->data + n, b->data + b->start, len);
+        b->start = n;
+        b->end = n + len;
+    }
+    b->start -= n;
+    memcpy(b->data + b->start, p, n);
+    return 1;
+}

@@ -81,6 +81,33 @@ static inline void lsock_fullgc(lua_State *L) {
     lua_gc(L, LUA_GCCOLLECT, 0);
 }
 
+/* Resume co from L with nargs values on its stack; *nres: how many
+ * values it yielded or returned (at the top of its stack). */
+static inline int lsock_resume(lua_State *co, lua_State *L, int nargs, int *nres) {
+#if LUA_VERSION_NUM >= 504
+    return lua_resume(co, L, nargs, nres);
+#elif LUA_VERSION_NUM >= 502
+    int r = lua_resume(co, L, nargs);
+    *nres = lua_gettop(co);
+    return r;
+#else
+    int r = lua_resume(co, nargs);
+    (void)L;
+    *nres = lua_gettop(co);
+    return r;
+#endif
+}
+
+/* After a coroutine died of an error: close its pending to-be-closed
+ * variables (5.4; earlier versions have none). */
+#if LUA_VERSION_NUM >= 504 && LUA_VERSION_RELEASE_NUM >= 50406
+#define lsock_closethread(co, L) ((void)lua_closethread(co, L))
+#elif LUA_VERSION_NUM >= 504
+#define lsock_closethread(co, L) ((void)(L), (void)lua_resetthread(co))
+#else
+#define lsock_closethread(co, L) ((void)(co), (void)(L))
+#endif
+
 /* __close exists from 5.4 on; registering it earlier is harmless but
  * pointless, so the method table only carries it there. */
 #if LUA_VERSION_NUM >= 504

@@ -34,6 +34,8 @@ static const luaL_Reg functions[] = {
     {"_issocket", lsk_is_socket_file},
     {"poller", lsk_poller_new},
     {"_resolve", lsk_resolve},
+    {"_scheduler", lsk_scheduler_new},
+    {"_intask", lsk_intask},
     {"select", lsk_select},
     {"fromfd", lsk_socket_fromfd},
     {"getaddrinfo", lsk_getaddrinfo},
@@ -47,6 +49,7 @@ static const luaL_Reg functions[] = {
 int luaopen_lsock_core(lua_State *L) {
     lsk_socket_open(L);
     lsk_poller_open(L);
+    lsk_scheduler_open(L);
     lsk_resolve_open(L);
     luaL_newlib(L, functions);
     lsk_push_errno_table(L);

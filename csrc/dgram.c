@@ -283,7 +283,7 @@ static int gro_receive_one(lua_State *L, lsk_socket *s, size_t max, int with_fro
     const char *p;
     if (!gro_queued(s)) {
         long r;
-        lsk_deadline_init(&d, &s->st.tm);
+        lsk_deadline_init(&d, &s->st.tm, lsk_in_task(L));
         r = gro_read(L, s, &d, &empty);
         if (r < 0) return failure(L, s, r, with_from ? "recvfrom" : "recv", NULL);
     }
@@ -364,7 +364,7 @@ int lsk_msg_send(lua_State *L, lsk_socket *s) {
     lsk_send_range(L, len, &i, &j);
     if (s->st.fd < 0) return lsk_closed_result(L);
     s->st.pending = 0;
-    lsk_deadline_init(&d, &s->st.tm);
+    lsk_deadline_init(&d, &s->st.tm, lsk_in_task(L));
     /* i > j is an empty message, which is still a message. */
     r = send_one(s, data + (i - 1), i > j ? 0 : (size_t)(j - i + 1), NULL, &d);
     if (r < 0) return failure(L, s, r, "send", NULL);
@@ -382,7 +382,7 @@ int lsk_msg_sendto(lua_State *L, lsk_socket *s) {
     if (n) return n;
     if (s->st.fd < 0) return lsk_closed_result(L);
     s->st.pending = 0;
-    lsk_deadline_init(&d, &s->st.tm);
+    lsk_deadline_init(&d, &s->st.tm, lsk_in_task(L));
     r = send_one(s, data, len, &a, &d);
     if (r < 0) return failure(L, s, r, "sendto", &a);
     lua_pushinteger(L, (lua_Integer)r);
@@ -399,7 +399,7 @@ static int receive_one(lua_State *L, lsk_socket *s, int with_from) {
     if (s->st.fd < 0) return lsk_closed_result(L);
     s->st.pending = 0;
     if (s->gro != NULL && (s->gro->on || gro_queued(s))) return gro_receive_one(L, s, max, with_from);
-    lsk_deadline_init(&d, &s->st.tm);
+    lsk_deadline_init(&d, &s->st.tm, lsk_in_task(L));
     r = recv_one(L, s, max, with_from ? &from : NULL, &trunc, &d);
     if (r < 0 || is_closed(s, r)) return failure(L, s, r, with_from ? "recvfrom" : "recv", NULL);
     lua_pushlstring(L, s->st.in.data, (size_t)r);
@@ -581,7 +581,7 @@ int lsk_msg_sendmany(lua_State *L, lsk_socket *s) {
     }
     if (s->st.fd < 0) return lsk_closed_result(L);
     s->st.pending = 0;
-    lsk_deadline_init(&d, &s->st.tm);
+    lsk_deadline_init(&d, &s->st.tm, lsk_in_task(L));
     while (done < total) {
         int c = total - done < CHUNK ? total - done : CHUNK, k, off = 0, msgs, first = done;
         for (k = 0; k < c; k++) {
@@ -707,7 +707,7 @@ int lsk_msg_recvmany(lua_State *L, lsk_socket *s) {
         luaL_argerror(L, 3, "max too large for this count (count * max at most 64 MiB)");
     if (s->st.fd < 0) return lsk_closed_result(L);
     s->st.pending = 0;
-    lsk_deadline_init(&d, &s->st.tm);
+    lsk_deadline_init(&d, &s->st.tm, lsk_in_task(L));
     /* Each datagram gets max + 1 bytes: a full one was longer than max. */
     last.n = 0;
     base = lua_gettop(L) + 1;

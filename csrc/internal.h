@@ -25,7 +25,11 @@ typedef struct lsk_stream {
     double created;      /* monotonic seconds */
     unsigned long long received, sent;
     const lsk_io *io;
-    struct lsk_pollref *polls; /* the pollers this object is in (poller.c) */
+    struct lsk_pollref *polls; /* the pollsets this object is in (pollset.c) */
+    /* The last read found the kernel's queue empty (it returned short or
+     * EAGAIN) and no poller has reported input since: a call of the loop
+     * waits at once instead of trying a read bound to fail. */
+    int drained;
 } lsk_stream;
 
 struct lsk_gro;
@@ -37,6 +41,71 @@ typedef struct lsk_socket {
     int no_gso;     /* sendmany: the route refused UDP segmentation offload */
     struct lsk_gro *gro; /* udp_gro state (dgram.c), NULL until it is set */
 } lsk_socket;
+
+/* ---- the loop (sched.c) ---------------------------------------------- */
+
+#if defined(__STDC_VERSION__) && __STDC_VERSION__ >= 201112L
+#define LSK_THREAD_LOCAL _Thread_local
+#elif defined(__GNUC__)
+#define LSK_THREAD_LOCAL __thread
+#else
+#define LSK_THREAD_LOCAL
+#endif
+
+/* The loop's coroutine that this thread is running, or NULL. Its calls
+ * never wait: they answer "timeout" with events() set, and the loop
+ * waits for them (per thread: several Lua states may each run a loop). */
+extern LSK_THREAD_LOCAL lua_State *lsk_running_task;
+#define lsk_in_task(L) ((L) == lsk_running_task)
+/* Whether a call from L on an object with limits tm must not wait: L is
+ * a loop coroutine and the limits are not zero (a zero timeout answers
+ * "timeout" at once, in the loop as outside it). */
+#define lsk_task_nowait(L, tm) (lsk_in_task(L) && (tm)->block != 0 && (tm)->total != 0)
+
+/* An operation a loop coroutine is parked in, done by the scheduler: the
+ * method that would have waited describes it here and returns
+ * lsk_op_yield(); when the object is ready the scheduler calls step,
+ * which pushes the results (on the scheduler's own stack: it must not
+ * read arguments) and returns their count, or returns -1 to wait again
+ * (for st->pending); the results become the method's return values in
+ * the coroutine. With why LSK_OP_TIMEOUT or LSK_OP_CLOSED, step pushes
+ * what the method returns when its limit ran out or the object was
+ * closed while it waited. */
+#define LSK_OP_READY 0
+#define LSK_OP_TIMEOUT 1
+#define LSK_OP_CLOSED 2
+typedef struct lsk_op lsk_op;
+struct lsk_op {
+    int (*step)(lua_State *L, lsk_op *op, int why);
+    void *obj;
+    lsk_stream *st;
+    union {
+        struct {
+            size_t count, max; /* receive's pattern; recv's max */
+            int pat, has_max;
+        } rd;
+        struct {
+            const char *data; /* send: the bytes, what went, the first index */
+            size_t len, done;
+            lua_Integer first;
+        } wr;
+    } u;
+};
+/* Park the calling coroutine (lsk_task_nowait was true) in op, keeping
+ * the object at index 1 and the value at index keep (0: none) alive on
+ * its stack. Use as `return lsk_op_yield(L, &op, keep);`. */
+int lsk_op_yield(lua_State *L, const lsk_op *op, int keep);
+/* For methods without partial progress (a datagram goes whole or not at
+ * all): `return lsk_park_call(L, method, nargs, n)` after the method,
+ * called with nargs arguments, left n results. When they are nil, "timeout" because a loop coroutine must
+ * not wait, the coroutine parks with the method's arguments, and the
+ * scheduler calls method again with them once the object is ready;
+ * otherwise the results are returned as they are. */
+int lsk_park_call(lua_State *L, lua_CFunction method, int nargs, int n);
+
+int lsk_scheduler_new(lua_State *L); /* core._scheduler([backend]) */
+int lsk_intask(lua_State *L);        /* core._intask() */
+void lsk_scheduler_open(lua_State *L);
 
 /* ---- results (errors.c) --------------------------------------------- */
 
@@ -162,6 +231,10 @@ void lsk_msg_free(lsk_socket *s); /* at close */
 /* ---- pollers (poller.c) and select (select.c) ------------------------- */
 
 void lsk_poller_open(lua_State *L);   /* creates the metatable */
+struct lsk_backend;
+/* The backend named by the argument at idx (nil: the default), or NULL
+ * after pushing nil and "<what>: backend 'x' is not available here". */
+const struct lsk_backend *lsk_check_backend(lua_State *L, int idx, const char *what);
 int lsk_poller_new(lua_State *L);     /* lsock.poller([backend]) */
 int lsk_select(lua_State *L);         /* lsock.select(r, w [, timeout]) */
 /* A wait's timeout argument in seconds as milliseconds for poll/epoll:

@@ -21,7 +21,6 @@ void lsk_sleep(double seconds);
 typedef struct lsk_timeout {
     double block; /* longest single wait for readiness */
     double total; /* longest whole call */
-    int nowait;   /* never wait at all: a scheduler waits instead */
 } lsk_timeout;
 
 /* The clock of one call: its start, read only when a total limit is set,
@@ -29,9 +28,10 @@ typedef struct lsk_timeout {
 typedef struct lsk_deadline {
     const lsk_timeout *tm;
     double start; /* < 0: not needed */
+    int nowait;   /* never wait at all: a scheduler waits instead */
 } lsk_deadline;
 
-void lsk_deadline_init(lsk_deadline *d, const lsk_timeout *tm);
+void lsk_deadline_init(lsk_deadline *d, const lsk_timeout *tm, int nowait);
 /* Milliseconds the next wait may last: -1 forever, 0 do not wait. */
 int lsk_deadline_ms(lsk_deadline *d);
 /* When the whole call must end (monotonic seconds), or -1 for never. */
@@ -93,6 +93,8 @@ void lsk_buffer_consume(lsk_buffer *b, size_t n);
 void lsk_buffer_free(lsk_buffer *b);
 /* Free the block when it holds nothing (nothing more is coming now). */
 void lsk_buffer_release(lsk_buffer *b);
+/* Put n bytes in front of the unread ones; 0 when memory ran out. */
+int lsk_buffer_prepend(lsk_buffer *b, const char *p, size_t n);
 /* Make room for at least `room` more bytes after end; returns the free
  * space at end (>= room) or 0 when memory is exhausted. */
 size_t lsk_buffer_prepare(lsk_buffer *b, size_t room);
@@ -106,6 +108,10 @@ size_t lsk_buffer_prepare(lsk_buffer *b, size_t room);
 typedef struct lsk_io {
     long (*read)(void *obj, char *dst, size_t n, int *want);
     long (*write)(void *obj, const char *src, size_t n, int *want);
+    /* A read that returned less than asked emptied the kernel's queue
+     * (true of a plain socket; not of TLS, which returns a record at a
+     * time and may hold more). */
+    int short_read_drains;
 } lsk_io;
 
 /* ---- errors (errors.c) ---------------------------------------------- */

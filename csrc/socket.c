@@ -35,12 +35,22 @@ static long sock_write(void *obj, const char *src, size_t n, int *want) {
     return lsk_send(((lsk_socket *)obj)->st.fd, src, n);
 }
 
-static const lsk_io sock_io = {sock_read, sock_write};
+static const lsk_io sock_io = {sock_read, sock_write, 1};
 
 /* ---- the object ------------------------------------------------------ */
 
 /* Every method is a closure over the metatable, so checking `self` is a
  * pointer comparison rather than a registry lookup by name. */
+/* The metatable is also kept in the registry under this address: finding
+ * it there is a pointer lookup, where luaL_getmetatable hashes and
+ * compares its name (lsk_tostream runs on every wait of the loop). */
+static const char socket_mt_key = 0;
+
+static void push_socket_mt(lua_State *L) {
+    lua_pushlightuserdata(L, (void *)&socket_mt_key);
+    lua_rawget(L, LUA_REGISTRYINDEX);
+}
+
 static lsk_socket *check_socket(lua_State *L) {
     lsk_socket *s = (lsk_socket *)lua_touserdata(L, 1);
     if (s != NULL && lua_getmetatable(L, 1)) {
@@ -75,7 +85,7 @@ lsk_socket *lsk_socket_push(lua_State *L, int fd, int family, int type,
     s->connecting = 0;
     s->no_gso = 0;
     s->gro = NULL;
-    luaL_getmetatable(L, LSOCK_SOCKET);
+    push_socket_mt(L);
     lua_setmetatable(L, -2);
     return s;
 }
@@ -283,20 +293,15 @@ static int sock_listen(lua_State *L) {
     return 1;
 }
 
-static int sock_accept(lua_State *L) {
-    lsk_socket *s = check_socket(L), *c;
+/* One try at accept: the results and their count, or -1 when it has to
+ * wait and d says not to (a loop coroutine parks instead). */
+static int accept_run(lua_State *L, lsk_socket *s, lsk_deadline *d) {
     struct sockaddr_storage ss;
     socklen_t len;
-    lsk_deadline d;
     int fd, retried = 0;
-
-    require_connections(L, s, "accept");
-    if (s->st.fd < 0) return lsk_closed_result(L);
-    s->st.pending = 0;
-    lsk_deadline_init(&d, &s->st.tm);
     /* The object exists before the descriptor, so that running out of
      * memory for it can never leak an accepted connection. */
-    c = lsk_socket_push(L, -1, s->family, s->type, s->protocol);
+    lsk_socket *c = lsk_socket_push(L, -1, s->family, s->type, s->protocol);
     for (;;) {
         len = sizeof ss;
         fd = lsk_sys_accept(s->st.fd, (struct sockaddr *)&ss, &len);
@@ -307,9 +312,12 @@ static int sock_accept(lua_State *L) {
             continue;
         }
         if (fd == -EAGAIN || fd == -EWOULDBLOCK) {
-            int w = lsk_stream_wait(&s->st, LSK_WANT_READ, &d);
+            int w = lsk_stream_wait(&s->st, LSK_WANT_READ, d);
             if (w == 0) continue;
-            if (w == ETIMEDOUT) return lsk_timeout_result(L);
+            if (w == ETIMEDOUT) {
+                lua_pop(L, 1);
+                return d->nowait ? -1 : lsk_timeout_result(L);
+            }
             fd = -w;
         }
         return lsk_fail(L, -fd, "accept");
@@ -322,13 +330,40 @@ static int sock_accept(lua_State *L) {
     return 2; /* client, path */
 }
 
+static int accept_step(lua_State *L, lsk_op *op, int why) {
+    lsk_socket *s = (lsk_socket *)op->obj;
+    lsk_deadline d;
+    if (s->st.fd < 0 || why == LSK_OP_CLOSED) return lsk_closed_result(L);
+    if (why == LSK_OP_TIMEOUT) return lsk_timeout_result(L);
+    s->st.pending = 0;
+    lsk_deadline_init(&d, &s->st.tm, 1);
+    return accept_run(L, s, &d);
+}
+
+static int sock_accept(lua_State *L) {
+    lsk_socket *s = check_socket(L);
+    lsk_deadline d;
+    lsk_op op;
+    int n;
+
+    require_connections(L, s, "accept");
+    if (s->st.fd < 0) return lsk_closed_result(L);
+    s->st.pending = 0;
+    lsk_deadline_init(&d, &s->st.tm, lsk_task_nowait(L, &s->st.tm));
+    if ((n = accept_run(L, s, &d)) >= 0) return n;
+    op.step = accept_step;
+    op.obj = s;
+    op.st = &s->st;
+    return lsk_op_yield(L, &op, 0);
+}
+
 /* Wait for a connect in progress and collect its outcome. */
 static int finish_connect(lua_State *L, lsk_socket *s, const lsk_addr *a) {
     lsk_deadline d;
     int w, err = 0;
     socklen_t len = sizeof err;
 
-    lsk_deadline_init(&d, &s->st.tm);
+    lsk_deadline_init(&d, &s->st.tm, lsk_in_task(L));
     /* With a zero timeout the outcome may be known already. */
     w = lsk_ready(s->st.fd, LSK_WANT_WRITE) ? 0 : lsk_stream_wait(&s->st, LSK_WANT_WRITE, &d);
     if (w == ETIMEDOUT) return lsk_timeout_result(L);
@@ -340,7 +375,7 @@ static int finish_connect(lua_State *L, lsk_socket *s, const lsk_addr *a) {
     return 1;
 }
 
-static int sock_connect(lua_State *L) {
+static int connect_once(lua_State *L) {
     lsk_socket *s = check_socket(L);
     lsk_addr a;
     int n = lsk_get_addr(L, 2, s->family, lsk_addr_flags(s), "connect", &a);
@@ -360,6 +395,11 @@ static int sock_connect(lua_State *L) {
         s->connecting = 1;
     }
     return finish_connect(L, s, &a);
+}
+
+static int sock_connect(lua_State *L) {
+    int top = lua_gettop(L);
+    return lsk_park_call(L, sock_connect, top, connect_once(L));
 }
 
 static int sock_shutdown(lua_State *L) {
@@ -385,16 +425,17 @@ lsk_stream *lsk_tostream(lua_State *L, int idx) {
     lsk_socket *s = (lsk_socket *)lua_touserdata(L, idx);
     int ok;
     if (s == NULL || !lua_getmetatable(L, idx)) return NULL;
-    luaL_getmetatable(L, LSOCK_SOCKET);
+    push_socket_mt(L);
     ok = lua_rawequal(L, -1, -2);
     lua_pop(L, 2);
     return ok ? &s->st : NULL;
 }
 
 static int sock_send(lua_State *L) {
+    int top = lua_gettop(L);
     lsk_socket *s = check_socket(L);
     if (s->type == SOCK_STREAM) return lsk_stream_send(L, &s->st, s);
-    return lsk_msg_send(L, s);
+    return lsk_park_call(L, sock_send, top, lsk_msg_send(L, s));
 }
 
 static int sock_receive(lua_State *L) {
@@ -404,9 +445,10 @@ static int sock_receive(lua_State *L) {
 }
 
 static int sock_recv(lua_State *L) {
+    int top = lua_gettop(L);
     lsk_socket *s = check_socket(L);
     if (s->type == SOCK_STREAM) return read_done(s, lsk_stream_recv(L, &s->st, s));
-    return read_done(s, lsk_msg_recv(L, s));
+    return lsk_park_call(L, sock_recv, top, read_done(s, lsk_msg_recv(L, s)));
 }
 
 /* sendto, recvfrom and the batches: every type but stream. */
@@ -416,15 +458,20 @@ static lsk_socket *check_message_socket(lua_State *L, const char *method) {
     return s;
 }
 
-static int sock_sendto(lua_State *L) { return lsk_msg_sendto(L, check_message_socket(L, "sendto")); }
+static int sock_sendto(lua_State *L) {
+    int top = lua_gettop(L);
+    return lsk_park_call(L, sock_sendto, top, lsk_msg_sendto(L, check_message_socket(L, "sendto")));
+}
 static int sock_recvfrom(lua_State *L) {
+    int top = lua_gettop(L);
     lsk_socket *s = check_message_socket(L, "recvfrom");
-    return read_done(s, lsk_msg_recvfrom(L, s));
+    return lsk_park_call(L, sock_recvfrom, top, read_done(s, lsk_msg_recvfrom(L, s)));
 }
 static int sock_sendmany(lua_State *L) { return lsk_msg_sendmany(L, check_message_socket(L, "sendmany")); }
 static int sock_recvmany(lua_State *L) {
+    int top = lua_gettop(L);
     lsk_socket *s = check_message_socket(L, "recvmany");
-    return read_done(s, lsk_msg_recvmany(L, s));
+    return lsk_park_call(L, sock_recvmany, top, read_done(s, lsk_msg_recvmany(L, s)));
 }
 
 /* Descriptor passing and credentials: unix sockets only. */
@@ -436,8 +483,9 @@ static lsk_socket *check_unix_socket(lua_State *L, const char *method) {
 
 static int sock_sendmsg(lua_State *L) { return lsk_unix_sendmsg(L, check_unix_socket(L, "sendmsg")); }
 static int sock_recvmsg(lua_State *L) {
+    int top = lua_gettop(L);
     lsk_socket *s = check_unix_socket(L, "recvmsg");
-    return read_done(s, lsk_unix_recvmsg(L, s));
+    return lsk_park_call(L, sock_recvmsg, top, read_done(s, lsk_unix_recvmsg(L, s)));
 }
 static int sock_peercred(lua_State *L) { return lsk_unix_peercred(L, check_unix_socket(L, "peercred")); }
 
@@ -519,18 +567,12 @@ static int sock_timeout(lua_State *L) {
     return 1;
 }
 
-/* For lsock.loop: the configured limits (-1: none), and a mode in which
- * no call waits: the loop yields instead and keeps the limits itself. */
+/* The configured limits (-1: none), for specs. */
 static int sock_gettimeouts(lua_State *L) {
     lsk_socket *s = check_socket(L);
     lua_pushnumber(L, s->st.tm.block);
     lua_pushnumber(L, s->st.tm.total);
     return 2;
-}
-
-static int sock_setnowait(lua_State *L) {
-    check_socket(L)->st.tm.nowait = lua_toboolean(L, 2);
-    return 0;
 }
 
 static int sock_setoption(lua_State *L) { return lsk_setoption(L, check_socket(L)); }
@@ -619,7 +661,6 @@ static const luaL_Reg methods[] = {
     {"events", sock_events},
     {"timeout", sock_timeout},
     {"_gettimeouts", sock_gettimeouts},
-    {"_setnowait", sock_setnowait},
     {NULL, NULL},
 };
 
@@ -634,6 +675,9 @@ static const luaL_Reg metamethods[] = {
 
 void lsk_socket_open(lua_State *L) {
     luaL_newmetatable(L, LSOCK_SOCKET);
+    lua_pushlightuserdata(L, (void *)&socket_mt_key);
+    lua_pushvalue(L, -2);
+    lua_rawset(L, LUA_REGISTRYINDEX);
     lua_pushliteral(L, LSOCK_SOCKET);
     lua_setfield(L, -2, "__name"); /* 5.1/5.2 do not set it themselves */
     lua_pushvalue(L, -1);

@@ -116,6 +116,12 @@ int lsk_stream_wait(lsk_stream *st, int want, lsk_deadline *d) {
  * end of stream, or -errno; on a wait that ran out returns -ETIMEDOUT. */
 static long fill(lua_State *L, lsk_stream *st, void *obj, size_t room,
                  lsk_deadline *d) {
+    if (d->nowait && st->drained) {
+        /* Nothing came since the queue was found empty: the loop waits for
+         * its poller's word instead of making a read bound to fail. */
+        int w = lsk_stream_wait(st, LSK_WANT_READ, d);
+        if (w != 0) return -w;
+    }
     for (;;) {
         int want = LSK_WANT_READ, w;
         size_t space = lsk_buffer_prepare(&st->in, room);
@@ -125,10 +131,12 @@ static long fill(lua_State *L, lsk_stream *st, void *obj, size_t room,
         if (r > 0) {
             st->in.end += (size_t)r;
             st->in.more = (size_t)r == space;
+            st->drained = !st->in.more && st->io->short_read_drains;
             st->received += (unsigned long long)r;
             return r;
         }
         st->in.more = 0;
+        st->drained = (r == -EAGAIN || r == -EWOULDBLOCK) && want == LSK_WANT_READ;
         /* Nothing to read now: an empty block is not kept while waiting. */
         lsk_buffer_release(&st->in);
         if (r != -EAGAIN && r != -EWOULDBLOCK) return r;
@@ -137,23 +145,13 @@ static long fill(lua_State *L, lsk_stream *st, void *obj, size_t room,
     }
 }
 
-int lsk_stream_receive(lua_State *L, lsk_stream *st, void *obj) {
-    size_t count = 0, plen = 0, max = 0, scanned = 0;
-    int top = lua_gettop(L);
-    int pat = parse_pattern(L, 2, &count);
-    const char *prefix = top >= 3 ? luaL_optlstring(L, 3, "", &plen) : "";
-    int has_max = top >= 4 && !lua_isnil(L, 4);
-    lsk_deadline d;
-
-    if (has_max) {
-        lua_Integer m;
-        if (!lsock_tointeger(L, 4, &m) || m < 0)
-            luaL_argerror(L, 4, "max must be a non-negative integer");
-        max = (size_t)m;
-    }
-    if (st->fd < 0) return lsk_closed_result(L);
-    st->pending = 0;
-    lsk_deadline_init(&d, &st->tm);
+/* One try at receive: the results and their count, or -1 when it has to
+ * wait and d says not to (a loop coroutine parks instead): then the prefix
+ * has joined the buffered bytes, so the next try starts from them alone. */
+static int receive_run(lua_State *L, lsk_stream *st, void *obj, const char *prefix,
+                       size_t plen, const lsk_op *a, lsk_deadline *d) {
+    size_t scanned = 0, count = a->u.rd.count, max = a->u.rd.max;
+    int pat = a->u.rd.pat, has_max = a->u.rd.has_max;
 
     for (;;) {
         size_t len = lsk_buffer_len(&st->in), room = LSK_READ_MIN;
@@ -195,7 +193,7 @@ int lsk_stream_receive(lua_State *L, lsk_stream *st, void *obj) {
             goto too_long;
         }
 
-        r = fill(L, st, obj, room, &d);
+        r = fill(L, st, obj, room, d);
         if (r > 0) continue;
         len = lsk_buffer_len(&st->in);
         if (r == 0) {
@@ -204,7 +202,12 @@ int lsk_stream_receive(lua_State *L, lsk_stream *st, void *obj) {
             lsk_buffer_consume(&st->in, len);
             return 1;
         }
-        if (r == -ETIMEDOUT) return partial_result(L, st, "timeout", prefix, plen, len);
+        if (r == -ETIMEDOUT) {
+            if (!d->nowait) return partial_result(L, st, "timeout", prefix, plen, len);
+            if (plen > 0 && !lsk_buffer_prepend(&st->in, prefix, plen))
+                luaL_error(L, "not enough memory for the receive buffer");
+            return -1;
+        }
         if (lsk_is_reset((int)-r)) return partial_result(L, st, "closed", prefix, plen, len);
         {
             char msg[200];
@@ -221,21 +224,51 @@ too_long: {
     }
 }
 
-int lsk_stream_recv(lua_State *L, lsk_stream *st, void *obj) {
-    lua_Integer max = 65536;
+/* The next try of a parked receive, or its end (see lsk_op). */
+static int receive_step(lua_State *L, lsk_op *op, int why) {
+    lsk_stream *st = op->st;
     lsk_deadline d;
-    long r;
-    size_t len;
+    if (st->fd < 0 || why == LSK_OP_CLOSED) return lsk_closed_result(L);
+    if (why == LSK_OP_TIMEOUT) return partial_result(L, st, "timeout", "", 0, lsk_buffer_len(&st->in));
+    st->pending = 0;
+    lsk_deadline_init(&d, &st->tm, 1);
+    return receive_run(L, st, op->obj, "", 0, op, &d);
+}
 
-    if (!lua_isnoneornil(L, 2) && (!lsock_tointeger(L, 2, &max) || max < 1))
-        luaL_argerror(L, 2, "max must be a positive integer");
+int lsk_stream_receive(lua_State *L, lsk_stream *st, void *obj) {
+    size_t plen = 0;
+    int top = lua_gettop(L), n;
+    lsk_op op;
+    const char *prefix;
+    lsk_deadline d;
+
+    op.u.rd.count = op.u.rd.max = 0;
+    op.u.rd.pat = parse_pattern(L, 2, &op.u.rd.count);
+    prefix = top >= 3 ? luaL_optlstring(L, 3, "", &plen) : "";
+    op.u.rd.has_max = top >= 4 && !lua_isnil(L, 4);
+    if (op.u.rd.has_max) {
+        lua_Integer m;
+        if (!lsock_tointeger(L, 4, &m) || m < 0)
+            luaL_argerror(L, 4, "max must be a non-negative integer");
+        op.u.rd.max = (size_t)m;
+    }
     if (st->fd < 0) return lsk_closed_result(L);
     st->pending = 0;
-    lsk_deadline_init(&d, &st->tm);
-    len = lsk_buffer_len(&st->in);
+    lsk_deadline_init(&d, &st->tm, lsk_task_nowait(L, &st->tm));
+    n = receive_run(L, st, obj, prefix, plen, &op, &d);
+    if (n >= 0) return n;
+    op.step = receive_step;
+    op.obj = obj;
+    op.st = st;
+    return lsk_op_yield(L, &op, 0);
+}
+
+/* One try at recv: as receive_run. */
+static int recv_run(lua_State *L, lsk_stream *st, void *obj, size_t max, lsk_deadline *d) {
+    size_t len = lsk_buffer_len(&st->in);
     if (len == 0) {
-        size_t room = (lua_Integer)LSK_RECV_ROOM < max ? LSK_RECV_ROOM : (size_t)max;
-        r = fill(L, st, obj, room, &d);
+        size_t room = LSK_RECV_ROOM < max ? LSK_RECV_ROOM : max;
+        long r = fill(L, st, obj, room, d);
         if (r == 0 || lsk_is_reset((int)-r)) {
             lua_pushnil(L);
             lua_pushliteral(L, "closed");
@@ -244,15 +277,44 @@ int lsk_stream_recv(lua_State *L, lsk_stream *st, void *obj) {
             return 3;
         }
         if (r < 0) {
-            if (r == -ETIMEDOUT) return lsk_timeout_result(L);
-            return lsk_fail(L, (int)-r, "recv");
+            if (r != -ETIMEDOUT) return lsk_fail(L, (int)-r, "recv");
+            return d->nowait ? -1 : lsk_timeout_result(L);
         }
         len = lsk_buffer_len(&st->in);
     }
-    if ((lua_Integer)len > max) len = (size_t)max;
+    if (len > max) len = max;
     lua_pushlstring(L, lsk_buffer_head(&st->in), len);
     lsk_buffer_consume(&st->in, len);
     return 1;
+}
+
+static int recv_step(lua_State *L, lsk_op *op, int why) {
+    lsk_deadline d;
+    if (op->st->fd < 0 || why == LSK_OP_CLOSED) return lsk_closed_result(L);
+    if (why == LSK_OP_TIMEOUT) return lsk_timeout_result(L);
+    op->st->pending = 0;
+    lsk_deadline_init(&d, &op->st->tm, 1);
+    return recv_run(L, op->st, op->obj, op->u.rd.max, &d);
+}
+
+int lsk_stream_recv(lua_State *L, lsk_stream *st, void *obj) {
+    lua_Integer max = 65536;
+    lsk_deadline d;
+    lsk_op op;
+    int n;
+
+    if (!lua_isnoneornil(L, 2) && (!lsock_tointeger(L, 2, &max) || max < 1))
+        luaL_argerror(L, 2, "max must be a positive integer");
+    if (st->fd < 0) return lsk_closed_result(L);
+    st->pending = 0;
+    lsk_deadline_init(&d, &st->tm, lsk_task_nowait(L, &st->tm));
+    n = recv_run(L, st, obj, (size_t)max, &d);
+    if (n >= 0) return n;
+    op.step = recv_step;
+    op.obj = obj;
+    op.st = st;
+    op.u.rd.max = (size_t)max;
+    return lsk_op_yield(L, &op, 0);
 }
 
 void lsk_send_range(lua_State *L, size_t len, lua_Integer *pi, lua_Integer *pj) {
@@ -269,39 +331,29 @@ void lsk_send_range(lua_State *L, size_t len, lua_Integer *pi, lua_Integer *pj) 
     *pj = j;
 }
 
-int lsk_stream_send(lua_State *L, lsk_stream *st, void *obj) {
-    size_t len, sent = 0, n;
-    const char *data = luaL_checklstring(L, 2, &len);
-    lua_Integer i, j;
-    lsk_deadline d;
-
-    lsk_send_range(L, len, &i, &j);
-    if (st->fd < 0) return lsk_closed_result(L);
-    st->pending = 0;
-    if (i > j) {
-        lua_pushinteger(L, i - 1);
-        return 1;
-    }
-    n = (size_t)(j - i + 1);
-    data += i - 1;
-    lsk_deadline_init(&d, &st->tm);
-    while (sent < n) {
+/* One try at sending data[done, len) (what send(data, i, j) chose, i the
+ * first index): the results and their count, or -1 when it has to wait
+ * and d says not to; *done counts what went. */
+static int send_run(lua_State *L, lsk_stream *st, void *obj, const char *data, size_t len,
+                    size_t *done, lua_Integer i, lsk_deadline *d) {
+    while (*done < len) {
         int want = LSK_WANT_WRITE, w;
-        size_t step = n - sent < LSK_WRITE_STEP ? n - sent : LSK_WRITE_STEP;
-        long r = st->io->write(obj, data + sent, step, &want);
+        size_t step = len - *done < LSK_WRITE_STEP ? len - *done : LSK_WRITE_STEP;
+        long r = st->io->write(obj, data + *done, step, &want);
         if (r > 0) {
-            sent += (size_t)r;
+            *done += (size_t)r;
             st->sent += (unsigned long long)r;
             continue;
         }
         if (r == -EAGAIN || r == -EWOULDBLOCK) {
-            w = lsk_stream_wait(st, want, &d);
+            w = lsk_stream_wait(st, want, d);
             if (w == 0) continue;
             if (w == ETIMEDOUT) {
+                if (d->nowait) return -1;
                 lua_pushnil(L);
                 lua_pushliteral(L, "timeout");
                 lua_pushnil(L);
-                lua_pushinteger(L, i - 1 + (lua_Integer)sent);
+                lua_pushinteger(L, i - 1 + (lua_Integer)*done);
                 return 4;
             }
             r = -w;
@@ -315,11 +367,54 @@ int lsk_stream_send(lua_State *L, lsk_stream *st, void *obj) {
             lua_remove(L, -1);
         }
         lua_pushinteger(L, -r);
-        lua_pushinteger(L, i - 1 + (lua_Integer)sent);
+        lua_pushinteger(L, i - 1 + (lua_Integer)*done);
         return 4;
     }
-    lua_pushinteger(L, i - 1 + (lua_Integer)sent);
+    lua_pushinteger(L, i - 1 + (lua_Integer)*done);
     return 1;
+}
+
+static int send_step(lua_State *L, lsk_op *op, int why) {
+    lsk_deadline d;
+    if (op->st->fd < 0 || why == LSK_OP_CLOSED) return lsk_closed_result(L);
+    if (why == LSK_OP_TIMEOUT) {
+        lua_pushnil(L);
+        lua_pushliteral(L, "timeout");
+        lua_pushnil(L);
+        lua_pushinteger(L, op->u.wr.first - 1 + (lua_Integer)op->u.wr.done);
+        return 4;
+    }
+    op->st->pending = 0;
+    lsk_deadline_init(&d, &op->st->tm, 1);
+    return send_run(L, op->st, op->obj, op->u.wr.data, op->u.wr.len, &op->u.wr.done, op->u.wr.first, &d);
+}
+
+int lsk_stream_send(lua_State *L, lsk_stream *st, void *obj) {
+    size_t len, done = 0;
+    const char *data = luaL_checklstring(L, 2, &len);
+    lua_Integer i, j;
+    lsk_deadline d;
+    lsk_op op;
+    int n;
+
+    lsk_send_range(L, len, &i, &j);
+    if (st->fd < 0) return lsk_closed_result(L);
+    st->pending = 0;
+    if (i > j) {
+        lua_pushinteger(L, i - 1);
+        return 1;
+    }
+    lsk_deadline_init(&d, &st->tm, lsk_task_nowait(L, &st->tm));
+    n = send_run(L, st, obj, data + i - 1, (size_t)(j - i + 1), &done, i, &d);
+    if (n >= 0) return n;
+    op.step = send_step;
+    op.obj = obj;
+    op.st = st;
+    op.u.wr.data = data + i - 1; /* the string stays on the parked coroutine's stack */
+    op.u.wr.len = (size_t)(j - i + 1);
+    op.u.wr.done = done;
+    op.u.wr.first = i;
+    return lsk_op_yield(L, &op, 2);
 }
 
 int lsk_stream_settimeout(lua_State *L, lsk_stream *st) {

@@ -35,11 +35,12 @@ void lsk_sleep(double seconds) {
     while (nanosleep(&ts, &rem) != 0 && errno == EINTR) ts = rem;
 }
 
-void lsk_deadline_init(lsk_deadline *d, const lsk_timeout *tm) {
+void lsk_deadline_init(lsk_deadline *d, const lsk_timeout *tm, int nowait) {
     d->tm = tm;
+    d->nowait = nowait;
     /* Only a total limit needs to know when the call began; block mode
      * and no limit never read the clock on a call that does not wait. */
-    d->start = tm->total > 0 && !tm->nowait ? lsk_monotime() : -1;
+    d->start = tm->total > 0 && !nowait ? lsk_monotime() : -1;
 }
 
 double lsk_deadline_end(const lsk_deadline *d) {
@@ -56,7 +57,7 @@ static int to_ms(double s) {
 int lsk_deadline_ms(lsk_deadline *d) {
     const lsk_timeout *tm = d->tm;
     double left;
-    if (tm->nowait) return 0;
+    if (d->nowait) return 0;
     if (tm->block < 0 && tm->total < 0) return -1;
     if (tm->total < 0) return to_ms(tm->block);
     if (tm->total == 0 || tm->block == 0) return 0;
