@@ -27,9 +27,9 @@ build = {
          sources = {
             "csrc/addr.c", "csrc/ancillary.c", "csrc/buffer.c", "csrc/core.c",
             "csrc/dgram.c", "csrc/errors.c", "csrc/poll_epoll.c", "csrc/poll_kqueue.c",
-            "csrc/poll_poll.c", "csrc/poller.c", "csrc/resolve.c", "csrc/select.c",
-            "csrc/options.c", "csrc/socket.c", "csrc/stream.c", "csrc/sys.c",
-            "csrc/timeout.c",
+            "csrc/poll_poll.c", "csrc/poller.c", "csrc/pollset.c", "csrc/resolve.c",
+            "csrc/sched.c", "csrc/select.c", "csrc/options.c", "csrc/socket.c",
+            "csrc/stream.c", "csrc/sys.c", "csrc/timeout.c",
          },
          incdirs = { "$(OPENSSL_INCDIR)" },
          libdirs = { "$(OPENSSL_LIBDIR)" },

@@ -101,8 +101,10 @@ fi
 # and the specs that between them reach every C file: creation, errors
 # and closing (socket, options, addr), the stream engine (unix), message
 # I/O and batches (dgram), descriptor passing (ancillary), raw and packet
-# sockets (raw), both poller backends (poller), select, and the worker
-# thread of name lookups (resolve).
+# sockets (raw), both poller backends (poller), select, the worker
+# thread of name lookups (resolve, which also waits inside the loop), and
+# the loop's scheduler: every way a coroutine parks, wakes and ends
+# (sched).
 VALGRIND="valgrind -q --leak-check=full --errors-for-leak-kinds=definite,indirect --error-exitcode=9"
 vg_ok=1
 : >"$LOG/valgrind.log"
@@ -114,9 +116,9 @@ LSOCK_LUA=lua5.4 LUA_CPATH='build/lua5.4/?.so;;' \
     $VALGRIND lua5.4 /usr/bin/busted -o TAP spec/socket_spec.lua \
     spec/options_spec.lua spec/addr_spec.lua spec/unix_spec.lua spec/dgram_spec.lua \
     spec/ancillary_spec.lua spec/raw_spec.lua spec/poller_spec.lua spec/select_spec.lua \
-    spec/resolve_spec.lua >>"$LOG/valgrind.log" 2>&1 || vg_ok=0
+    spec/resolve_spec.lua spec/sched_spec.lua >>"$LOG/valgrind.log" 2>&1 || vg_ok=0
 if [ "$vg_ok" = 1 ]; then
-    pass "valgrind: no leak, no invalid access (examples; socket, options, addr, unix, dgram, ancillary, raw, poller, select, resolve specs on lua5.4)"
+    pass "valgrind: no leak, no invalid access (examples; socket, options, addr, unix, dgram, ancillary, raw, poller, select, resolve, sched specs on lua5.4)"
 else
     fail "valgrind (see $LOG/valgrind.log)"
     grep -E -A20 '==[0-9]+==|^not ok' "$LOG/valgrind.log" | head -n 60
