@@ -273,7 +273,11 @@ describe("lsock.loop's scheduler, every way a coroutine waits", function()
     -- The loop writes to io.stderr when the error comes: catch it there.
     local stdio = io
     local real = stdio.stderr
-    rawset(stdio, "stderr", { write = function(_, ...) for _, v in ipairs({ ... }) do written[#written + 1] = v end end })
+    local catcher = {}
+    function catcher.write(_, ...)
+      for _, v in ipairs({ ... }) do written[#written + 1] = v end
+    end
+    rawset(stdio, "stderr", catcher)
     local other
     loop.spawn(function() error("boom") end)
     loop.spawn(function() loop.sleep(0.01); other = true end)
