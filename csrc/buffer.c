@@ -14,7 +14,21 @@
  * system calls, small enough to be cheap to allocate and free. */
 #define LSK_BUFFER_FIRST (64 * 1024)
 
+/* One first-size block kept back per thread: a server answering a line
+ * at a time drains its buffer on every request, and would otherwise free
+ * and allocate a block each time. Without thread-local storage no block
+ * is kept (Lua states on other threads must never share it). */
+#ifdef LSK_HAVE_TLS
+static LSK_THREAD_LOCAL char *spare;
+#endif
+
 void lsk_buffer_free(lsk_buffer *b) {
+#ifdef LSK_HAVE_TLS
+    if (spare == NULL && b->cap == LSK_BUFFER_FIRST) {
+        spare = b->data;
+        b->data = NULL;
+    }
+#endif
     free(b->data);
     b->data = NULL;
     b->start = b->end = b->cap = 0;
@@ -49,6 +63,14 @@ size_t lsk_buffer_prepare(lsk_buffer *b, size_t room) {
     want = b->cap ? (b->cap > (size_t)-1 / 2 ? (size_t)-1 : b->cap * 2)
                   : LSK_BUFFER_FIRST;
     if (want < len + room) want = len + room;
+#ifdef LSK_HAVE_TLS
+    if (b->data == NULL && want == LSK_BUFFER_FIRST && spare != NULL) {
+        b->data = spare;
+        b->cap = want;
+        spare = NULL;
+        return b->cap - b->end;
+    }
+#endif
     if (b->start > 0) {
         memmove(b->data, b->data + b->start, len);
         b->start = 0;

@@ -44,14 +44,6 @@ typedef struct lsk_socket {
 
 /* ---- the loop (sched.c) ---------------------------------------------- */
 
-#if defined(__STDC_VERSION__) && __STDC_VERSION__ >= 201112L
-#define LSK_THREAD_LOCAL _Thread_local
-#elif defined(__GNUC__)
-#define LSK_THREAD_LOCAL __thread
-#else
-#define LSK_THREAD_LOCAL
-#endif
-
 /* The loop's coroutine that this thread is running, or NULL. Its calls
  * never wait: they answer "timeout" with events() set, and the loop
  * waits for them (per thread: several Lua states may each run a loop). */

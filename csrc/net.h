@@ -11,9 +11,25 @@
 #include <sys/types.h>
 #include <sys/socket.h>
 
+/* Storage of one per thread (several Lua states may run on several
+ * threads): C11's keyword, or the GNU one that C99 compilers have. */
+#if defined(__STDC_VERSION__) && __STDC_VERSION__ >= 201112L
+#define LSK_THREAD_LOCAL _Thread_local
+#define LSK_HAVE_TLS 1
+#elif defined(__GNUC__)
+#define LSK_THREAD_LOCAL __thread
+#define LSK_HAVE_TLS 1
+#else
+#define LSK_THREAD_LOCAL /* none: run loops on one thread only */
+#endif
+
 /* ---- clocks and deadlines (timeout.c) ------------------------------- */
 
 double lsk_monotime(void);
+/* A reading of the monotonic clock at or a little (a few milliseconds)
+ * after now, cheaper than lsk_monotime: for timers that may fire late but
+ * never early. */
+double lsk_monotime_late(void);
 double lsk_walltime(void);
 void lsk_sleep(double seconds);
 

@@ -12,20 +12,30 @@ local answers = assert(lsock.getaddrinfo(name, 0, { type = "stream" }))
 assert(#answers >= 2, "the name has one address only")
 local first, second = answers[1], answers[2]
 
-local dead = assert(lsock.socket(first.family, "stream"))
-assert(dead:bind(first.addr, 0))
-assert(dead:listen(0))
-local _, port = dead:getsockname()
+-- The dead listener takes a free port of the first family; the live one
+-- needs the same port in the second, which another socket of the machine
+-- may hold (earlier connections in TIME_WAIT, say): then both try again.
+local dead, live, port
+for _ = 1, 50 do
+  dead = assert(lsock.socket(first.family, "stream"))
+  assert(dead:bind(first.addr, 0))
+  assert(dead:listen(0))
+  port = select(2, dead:getsockname())
+  live = assert(lsock.socket(second.family, "stream"))
+  assert(live:setoption("reuseaddr", true))
+  if live:bind(second.addr, port) then break end
+  dead:close()
+  live:close()
+  live = nil
+end
+assert(live, "no port free in both families")
+assert(live:listen())
 -- One connection fills the queue of a listen(0) socket; the next SYN is
 -- dropped, so a connect to it waits until its own timeout.
 local filler = assert(lsock.socket(first.family, "stream"))
 filler:settimeout(0)
 filler:connect(first.addr, port)
 lsock.sleep(0.1)
-
-local live = assert(lsock.socket(second.family, "stream"))
-assert(live:bind(second.addr, port))
-assert(live:listen())
 
 local function try()
   local t0 = lsock.monotime()
