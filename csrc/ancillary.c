@@ -38,16 +38,11 @@ static int entry_fd(lua_State *L, int i) {
             luaL_argerror(L, 3, lua_pushfstring(L, "fds[%d]: descriptor out of range", i));
         return (int)fd;
     }
-    if (lua_type(L, -1) == LUA_TUSERDATA && lua_getmetatable(L, -1)) {
-        int is_socket;
-        luaL_getmetatable(L, LSOCK_SOCKET);
-        is_socket = lua_rawequal(L, -1, -2);
-        lua_pop(L, 2);
-        if (is_socket) {
-            lsk_socket *s = (lsk_socket *)lua_touserdata(L, -1);
-            if (s->st.fd < 0)
-                luaL_argerror(L, 3, lua_pushfstring(L, "fds[%d] is a closed socket", i));
-            return s->st.fd;
+    {
+        lsk_stream *st = lsk_tostream(L, -1);
+        if (st != NULL) {
+            if (st->fd < 0) luaL_argerror(L, 3, lua_pushfstring(L, "fds[%d] is a closed socket", i));
+            return st->fd;
         }
     }
     return luaL_argerror(L, 3, lua_pushfstring(L, "fds[%d]: socket or descriptor expected, got %s",

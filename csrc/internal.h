@@ -34,8 +34,13 @@ typedef struct lsk_stream {
 
 struct lsk_gro;
 
+/* The first word of every socket object: with the userdata's size it
+ * identifies one without a metatable lookup (see check_socket). */
+#define LSK_SOCKET_MAGIC 0x6c736f63u
+
 typedef struct lsk_socket {
     lsk_stream st;
+    unsigned magic;  /* LSK_SOCKET_MAGIC */
     int family, type, protocol;
     int connecting; /* a non-blocking connect is in progress */
     int no_gso;     /* sendmany: the route refused UDP segmentation offload */

@@ -533,7 +533,7 @@ static void resume(lua_State *L, sched *S, unsigned ti) {
         S->t[ti].in_op = S->t[ti].in_call = 0;
         lua_pop(co, S->t[ti].nkeep);
         lua_xmove(L, co, n);
-        lua_settop(L, top); /* what a step left under its results */
+        if (lua_gettop(L) != top) lua_settop(L, top); /* what a step left under its results */
         S->t[ti].wake = WAKE_AGAIN; /* nothing more to push */
         nargs = n;
     }
@@ -556,8 +556,7 @@ static void resume(lua_State *L, sched *S, unsigned ti) {
     status = lsock_resume(co, L, nargs, &nres);
     lsk_running_task = prev;
     if (status == LUA_YIELD) {
-        on_yield(S, ti, co, nres);
-        lua_settop(L, top);
+        on_yield(S, ti, co, nres); /* works on co's stack only */
         return;
     }
     if (status != 0) {
