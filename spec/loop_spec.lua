@@ -45,13 +45,8 @@ end
 
 -- Two connected unix sockets of `kind` (default "stream"), tracked.
 local function unix_pair(kind)
-  local a, b = lsock.socketpair(kind)
-  if not a then error("setup failed: socketpair: " .. tostring(b), 2) end
-  track(a)
-  track(b)
-  a:settimeout(WAIT)
-  b:settimeout(WAIT)
-  return a, b
+  local a, b = util.socketpair(kind)
+  return track(a), track(b)
 end
 
 -- A UDP socket bound to 127.0.0.1, and its port.

@@ -37,13 +37,8 @@ if not IS_LINUX then BACKENDS = { "poll" } end
 -- Two connected unix stream sockets, both with the spec timeout, both closed
 -- after the spec.
 local function pair()
-  local a, b = lsock.socketpair()
-  if not a then error("setup failed: socketpair: " .. tostring(b), 2) end
-  track(a)
-  track(b)
-  a:settimeout(WAIT)
-  b:settimeout(WAIT)
-  return a, b
+  local a, b = util.socketpair()
+  return track(a), track(b)
 end
 
 -- A pair whose first end has a byte to read.

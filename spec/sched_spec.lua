@@ -9,6 +9,7 @@
 
 local lsock = require "lsock"
 local loop = require "lsock.loop"
+local util = require "helpers.util"
 
 local LOCAL4 = "127.0.0.1"
 local WAIT = 5
@@ -22,13 +23,9 @@ after_each(function()
   if loop.count() > 0 then loop.run(WAIT) end
 end)
 
-local function pair()
-  local a, b = lsock.socketpair()
-  track(a)
-  track(b)
-  a:settimeout(WAIT)
-  b:settimeout(WAIT)
-  return a, b
+local function pair(kind)
+  local a, b = util.socketpair(kind)
+  return track(a), track(b)
 end
 
 local function run_all()
@@ -246,11 +243,7 @@ describe("lsock.loop's scheduler, every way a coroutine waits", function()
   end)
 
   it("lets sendmany wait for room and send the rest", function()
-    local a, b = lsock.socketpair("dgram")
-    track(a)
-    track(b)
-    a:settimeout(WAIT)
-    b:settimeout(WAIT)
+    local a, b = pair("dgram")
     must(a:setoption("sndbuf", 4096))
     local list = {}
     for i = 1, 200 do list[i] = ("%04d"):format(i) .. ("x"):rep(200) end

@@ -26,13 +26,8 @@ local it_high = checks.it_if(hard_limit() >= 4096,
   "needs `ulimit -n 4096`, the hard limit is " .. tostring(hard_limit()))
 
 local function pair()
-  local a, b = lsock.socketpair()
-  if not a then error("setup failed: socketpair: " .. tostring(b), 2) end
-  track(a)
-  track(b)
-  a:settimeout(WAIT)
-  b:settimeout(WAIT)
-  return a, b
+  local a, b = util.socketpair()
+  return track(a), track(b)
 end
 
 local function readable_pair()

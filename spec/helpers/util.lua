@@ -72,6 +72,16 @@ function util.pair(host)
   return client, conn
 end
 
+--- Two connected unix sockets of `kind` (default "stream"), each with the
+-- timeout `util.TIMEOUT`; raises naming the setup when the system refuses.
+function util.socketpair(kind)
+  local a, b = lsock.socketpair(kind)
+  if not a then error("setup failed: socketpair: " .. tostring(b), 2) end
+  a:settimeout(util.TIMEOUT)
+  b:settimeout(util.TIMEOUT)
+  return a, b
+end
+
 --- Quote a string for the POSIX shell.
 function util.quote(s)
   return "'" .. tostring(s):gsub("'", "'\\''") .. "'"
