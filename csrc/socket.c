@@ -53,12 +53,13 @@ static void push_socket_mt(lua_State *L) {
 
 /* The socket at idx, or NULL. Lua code cannot write into a full userdata,
  * so one of exactly this size carrying the magic word is a socket made
- * here; the test costs three API calls where comparing metatables costs
- * more than twice that, on every method call. */
+ * here; the test costs two API calls where comparing metatables costs
+ * more than twice that, on every method call. (lua_touserdata is NULL
+ * for anything but userdata, and the raw length of a light userdata is
+ * 0, so only a full userdata of this size gets its word read.) */
 static lsk_socket *to_socket(lua_State *L, int idx) {
-    lsk_socket *s;
-    if (lua_type(L, idx) != LUA_TUSERDATA || lsock_rawlen(L, idx) != sizeof *s) return NULL;
-    s = (lsk_socket *)lua_touserdata(L, idx);
+    lsk_socket *s = (lsk_socket *)lua_touserdata(L, idx);
+    if (s == NULL || lsock_rawlen(L, idx) != sizeof *s) return NULL;
     return s->magic == LSK_SOCKET_MAGIC ? s : NULL;
 }
 

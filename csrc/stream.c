@@ -325,6 +325,11 @@ int lsk_stream_recv(lua_State *L, lsk_stream *st, void *obj) {
 
 void lsk_send_range(lua_State *L, size_t len, lua_Integer *pi, lua_Integer *pj) {
     lua_Integer i = 1, j = -1, l = (lua_Integer)len;
+    if (lua_gettop(L) < 3) { /* send(data): the common call, at no cost */
+        *pi = 1;
+        *pj = l;
+        return;
+    }
     if (!lua_isnoneornil(L, 3) && !lsock_tointeger(L, 3, &i))
         luaL_argerror(L, 3, "integer expected");
     if (!lua_isnoneornil(L, 4) && !lsock_tointeger(L, 4, &j))
