@@ -225,7 +225,7 @@ int lsk_msg_recvmany(lua_State *L, lsk_socket *s);
 void lsk_msg_gro(lua_State *L, lsk_socket *s, int on);
 void lsk_msg_free(lsk_socket *s); /* at close */
 
-/* ---- pollers (poller.c) and select (select.c) ------------------------- */
+/* ---- pollers (poller.c over pollset.c) and select (select.c) ----------- */
 
 void lsk_poller_open(lua_State *L);   /* creates the metatable */
 struct lsk_backend;
@@ -237,10 +237,11 @@ int lsk_select(lua_State *L);         /* lsock.select(r, w [, timeout]) */
 /* A wait's timeout argument in seconds as milliseconds for poll/epoll:
  * nil or negative -1 (forever), rounded up, capped. */
 int lsk_check_wait_ms(lua_State *L, int idx);
-/* A read left input buffered in st: pollers report it readable. */
+/* A read left input buffered in st: pollers and the loop report it
+ * readable (pollset.c). */
 void lsk_poll_dirty(lsk_stream *st);
-/* st is closing: remove it from every poller, while its descriptor is
- * still open. */
+/* st is closing: remove it from every poller and from the loop, while its
+ * descriptor is still open (pollset.c). */
 void lsk_poll_forget(lsk_stream *st);
 /* The stream of an lsock socket at idx (later TLS streams), or NULL. */
 lsk_stream *lsk_tostream(lua_State *L, int idx);

@@ -3,16 +3,24 @@
  * for, their timers, and resuming them, in C so that a wait costs a few
  * pointer moves instead of table work in Lua.
  *
- * Nothing here yields across C (PUC Lua 5.1 cannot): a loop coroutine
- * runs Lua code that calls a socket method; while this scheduler resumes
- * it, lsk_running_task is that coroutine, so the method never waits and
- * answers "timeout" with what it waits for in st->pending; loop.lua's
- * wrapper then yields (socket, first) from Lua, the scheduler parks the
- * coroutine on the socket's slot (and a timer for the socket's own
- * limits), and resumes it with "ready", "timeout", "closed" or a message
- * when one of them comes. Other yields: (nil, seconds) sleeps; (fd,
- * seconds|nil) waits for a plain descriptor to be readable; anything else
- * runs again at the next step.
+ * While this scheduler resumes a loop coroutine, lsk_running_task is that
+ * coroutine, so a socket method it calls never waits in C. What the
+ * coroutine yields says what it waits for:
+ *
+ * - (op marker, socket[, data]): a method parked in an operation
+ *   (lsk_op_yield: accept, receive, recv, send). When the socket is ready
+ *   the scheduler makes the next try itself and resumes the coroutine
+ *   only with the results, which the method returns.
+ * - (call marker, method, arguments...): a method without partial
+ *   progress (lsk_park_call: connect, datagram calls), called again.
+ * - (socket, first): loop.lua's sendmany and sendmsg, resumed with
+ *   "ready", "timeout", "closed" or a message.
+ * - (fd, seconds|nil): a plain descriptor, until readable.
+ * - (nil, seconds): a sleep. Anything else runs again at the next step.
+ *
+ * Every wait also has a timer when the socket's own limits ask for one.
+ * A method yields only as it returns (as coroutine.yield does), so
+ * nothing yields across a C call it made: PUC Lua 5.1 cannot.
  *
  * Registrations outlive a wake-up: a coroutine that wakes usually waits
  * on the same socket again within the step (an echo server reads, writes
