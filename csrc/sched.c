@@ -64,7 +64,7 @@ int lsk_park_call(lua_State *L, lua_CFunction method, int nargs, int n) {
     lsk_stream *st;
     if (retrying || !lsk_in_task(L) || !is_timeout(L, n)) return n;
     st = lsk_tostream(L, 1);
-    if (st == NULL || st->tm.block == 0 || st->tm.total == 0) return n;
+    if (st == NULL || !lsk_task_nowait(L, &st->tm)) return n;
     lua_settop(L, nargs); /* the arguments, without what the try left */
     lua_pushlightuserdata(L, (void *)&call_marker);
     lua_insert(L, 1);
@@ -292,11 +292,13 @@ static int watch(sched *S, lsk_stream *st, int events, long *slot) {
         unsigned s;
         if ((err = lsk_pollset_add(&S->ps, st->fd, st, events, &s)) != 0) return err;
         *slot = (long)s;
-    } else if ((S->ps.slots[*slot].events & events) != events) {
-        err = lsk_pollset_modify(&S->ps, (unsigned)*slot, S->ps.slots[*slot].events | events);
-        if (err != 0) return err;
+        /* Slots are only made here and in wait_fd: room to settle each. */
+        if ((err = reserve(&S->touched, S->ps.nslots)) != 0) lsk_pollset_remove(&S->ps, s);
+        return err;
     }
-    return reserve(&S->touched, S->ps.nslots);
+    if ((S->ps.slots[*slot].events & events) != events)
+        return lsk_pollset_modify(&S->ps, (unsigned)*slot, S->ps.slots[*slot].events | events);
+    return 0;
 }
 
 /* The coroutine's call on st answered "timeout": wait for what it wants,
@@ -336,8 +338,12 @@ static void wait_fd(sched *S, unsigned ti, int fd, double limit) {
         wake_now(S, ti, WAKE_TIMEOUT, 0);
         return;
     }
-    if ((err = lsk_pollset_add(&S->ps, fd, NULL, LSK_WANT_READ, &slot)) != 0 ||
-        (err = reserve(&S->touched, S->ps.nslots)) != 0) {
+    if ((err = lsk_pollset_add(&S->ps, fd, NULL, LSK_WANT_READ, &slot)) != 0) {
+        wake_now(S, ti, WAKE_ERROR, err);
+        return;
+    }
+    if ((err = reserve(&S->touched, S->ps.nslots)) != 0) {
+        lsk_pollset_remove(&S->ps, slot);
         wake_now(S, ti, WAKE_ERROR, err);
         return;
     }
@@ -460,6 +466,13 @@ static void end_task(lua_State *L, sched *S, unsigned ti) {
     S->alive--;
 }
 
+/* "wait: <os text>": why the poller could not take a wait (WAKE_ERROR). */
+static void push_wait_error(lua_State *L, int err) {
+    char msg[160];
+    lsk_strerror(err, msg, sizeof msg);
+    lua_pushfstring(L, "wait: %s", msg);
+}
+
 /* The results of task ti's operation, on L: their count, or -1 when it
  * waits again. */
 static int finish_op(lua_State *L, sched *S, unsigned ti) {
@@ -470,13 +483,10 @@ static int finish_op(lua_State *L, sched *S, unsigned ti) {
     case WAKE_READY: n = t->op.step(L, &t->op, LSK_OP_READY); break;
     case WAKE_TIMEOUT: n = t->op.step(L, &t->op, LSK_OP_TIMEOUT); break;
     case WAKE_CLOSED: n = t->op.step(L, &t->op, LSK_OP_CLOSED); break;
-    default: {
-        char msg[160];
-        lsk_strerror(t->nargs, msg, sizeof msg);
+    default:
         lua_pushnil(L);
-        lua_pushfstring(L, "wait: %s", msg);
+        push_wait_error(L, t->nargs);
         n = 2;
-    }
     }
     if (n < 0) {
         wait_stream(S, ti, st, 0);
@@ -498,13 +508,10 @@ static int finish_call(lua_State *L, sched *S, unsigned ti) {
     case WAKE_READY: break;
     case WAKE_TIMEOUT: return lsk_timeout_result(L);
     case WAKE_CLOSED: return lsk_closed_result(L);
-    default: {
-        char msg[160];
-        lsk_strerror(t->nargs, msg, sizeof msg);
+    default:
         lua_pushnil(L);
-        lua_pushfstring(L, "wait: %s", msg);
+        push_wait_error(L, t->nargs);
         return 2;
-    }
     }
     if (!lua_checkstack(co, nk) || !lua_checkstack(L, nk + LUA_MINSTACK))
         return luaL_error(L, "loop: stack overflow");
@@ -550,13 +557,7 @@ static void resume(lua_State *L, sched *S, unsigned ti) {
     case WAKE_READY: lua_pushliteral(co, "ready"); nargs = 1; break;
     case WAKE_TIMEOUT: lua_pushliteral(co, "timeout"); nargs = 1; break;
     case WAKE_CLOSED: lua_pushliteral(co, "closed"); nargs = 1; break;
-    case WAKE_ERROR: {
-        char msg[160];
-        lsk_strerror(S->t[ti].nargs, msg, sizeof msg);
-        lua_pushfstring(co, "wait: %s", msg);
-        nargs = 1;
-        break;
-    }
+    case WAKE_ERROR: push_wait_error(co, S->t[ti].nargs); nargs = 1; break;
     default: break;
     }
     prev = lsk_running_task;
@@ -696,11 +697,6 @@ static int sc_getfd(lua_State *L) {
     return 1;
 }
 
-static int sc_backend(lua_State *L) {
-    lua_pushstring(L, check_sched(L)->ps.be->name);
-    return 1;
-}
-
 static int sc_gc(lua_State *L) {
     sched *S = (sched *)luaL_checkudata(L, 1, LSOCK_SCHED);
     lsk_pollset_close(&S->ps);
@@ -719,7 +715,7 @@ static int sc_gc(lua_State *L) {
  * timeout is 0 it is a final answer, as outside the loop. */
 int lsk_intask(lua_State *L) {
     lsk_stream *st = lua_isnoneornil(L, 1) ? NULL : lsk_tostream(L, 1);
-    lua_pushboolean(L, lsk_in_task(L) && (st == NULL || (st->tm.block != 0 && st->tm.total != 0)));
+    lua_pushboolean(L, st == NULL ? lsk_in_task(L) : lsk_task_nowait(L, &st->tm));
     return 1;
 }
 
@@ -743,7 +739,7 @@ int lsk_scheduler_new(lua_State *L) {
 static const luaL_Reg methods[] = {
     {"spawn", sc_spawn},     {"step", sc_step},         {"onerror", sc_onerror},
     {"count", sc_count},     {"timers", sc_timers},     {"watched", sc_watched},
-    {"getfd", sc_getfd},     {"backend", sc_backend},   {NULL, NULL},
+    {"getfd", sc_getfd},     {NULL, NULL},
 };
 
 void lsk_scheduler_open(lua_State *L) {

@@ -39,18 +39,6 @@ static const lsk_io sock_io = {sock_read, sock_write, 1};
 
 /* ---- the object ------------------------------------------------------ */
 
-/* Every method is a closure over the metatable, so checking `self` is a
- * pointer comparison rather than a registry lookup by name. */
-/* The metatable is also kept in the registry under this address: finding
- * it there is a pointer lookup, where luaL_getmetatable hashes and
- * compares its name (lsk_tostream runs on every wait of the loop). */
-static const char socket_mt_key = 0;
-
-static void push_socket_mt(lua_State *L) {
-    lua_pushlightuserdata(L, (void *)&socket_mt_key);
-    lua_rawget(L, LUA_REGISTRYINDEX);
-}
-
 /* The socket at idx, or NULL. Lua code cannot write into a full userdata,
  * so one of exactly this size carrying the magic word is a socket made
  * here; the test costs two API calls where comparing metatables costs
@@ -93,7 +81,7 @@ lsk_socket *lsk_socket_push(lua_State *L, int fd, int family, int type,
     s->connecting = 0;
     s->no_gso = 0;
     s->gro = NULL;
-    push_socket_mt(L);
+    luaL_getmetatable(L, LSOCK_SOCKET);
     lua_setmetatable(L, -2);
     return s;
 }
@@ -678,16 +666,11 @@ static const luaL_Reg metamethods[] = {
 
 void lsk_socket_open(lua_State *L) {
     luaL_newmetatable(L, LSOCK_SOCKET);
-    lua_pushlightuserdata(L, (void *)&socket_mt_key);
-    lua_pushvalue(L, -2);
-    lua_rawset(L, LUA_REGISTRYINDEX);
     lua_pushliteral(L, LSOCK_SOCKET);
     lua_setfield(L, -2, "__name"); /* 5.1/5.2 do not set it themselves */
-    lua_pushvalue(L, -1);
-    luaL_setfuncs(L, metamethods, 1);
+    luaL_setfuncs(L, metamethods, 0);
     luaL_newlibtable(L, methods);
-    lua_pushvalue(L, -2);
-    luaL_setfuncs(L, methods, 1);
+    luaL_setfuncs(L, methods, 0);
     lua_setfield(L, -2, "__index");
     lua_pop(L, 1);
 }

@@ -118,9 +118,11 @@ static long fill(lua_State *L, lsk_stream *st, void *obj, size_t room,
                  lsk_deadline *d) {
     if (d->nowait && st->drained) {
         /* Nothing came since the queue was found empty: the loop waits for
-         * its poller's word instead of making a read bound to fail. */
-        int w = lsk_stream_wait(st, LSK_WANT_READ, d);
-        if (w != 0) return -w;
+         * its poller's word instead of making a read bound to fail (what
+         * lsk_stream_wait answers a call that must not wait). */
+        st->pending = LSK_WANT_READ;
+        st->deadline = -1;
+        return -ETIMEDOUT;
     }
     for (;;) {
         int want = LSK_WANT_READ, w;
@@ -255,14 +257,7 @@ int lsk_stream_receive(lua_State *L, lsk_stream *st, void *obj) {
     if (st->fd < 0) return lsk_closed_result(L);
     st->pending = 0;
     lsk_deadline_init(&d, &st->tm, lsk_task_nowait(L, &st->tm));
-    if (d.nowait && st->drained && plen == 0 && lsk_buffer_len(&st->in) == 0) {
-        /* Nothing buffered and nothing arrived since: what receive_run
-         * would find, without going through it (a server's every wait). */
-        st->pending = LSK_WANT_READ;
-        st->deadline = -1;
-    } else if ((n = receive_run(L, st, obj, prefix, plen, &op, &d)) >= 0) {
-        return n;
-    }
+    if ((n = receive_run(L, st, obj, prefix, plen, &op, &d)) >= 0) return n;
     op.step = receive_step;
     op.obj = obj;
     op.st = st;

@@ -21,7 +21,7 @@ double lsk_monotime_late(void) {
 #ifdef CLOCK_MONOTONIC_COARSE
     /* The coarse clock lags by at most its resolution, which is added, so
      * the result is never before the precise clock's reading. */
-    static double res = -1;
+    static LSK_THREAD_LOCAL double res = -1; /* per thread: no shared write */
     struct timespec ts;
     if (res < 0) {
         if (clock_getres(CLOCK_MONOTONIC_COARSE, &ts) != 0 || ts.tv_sec > 0) return lsk_monotime();
