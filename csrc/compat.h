@@ -26,6 +26,15 @@ static inline void luaL_setfuncs(lua_State *L, const luaL_Reg *l, int nup) {
     }
     lua_pop(L, nup);
 }
+static inline void *luaL_testudata(lua_State *L, int idx, const char *tname) {
+    void *p = lua_touserdata(L, idx);
+    int same;
+    if (p == NULL || !lua_getmetatable(L, idx)) return NULL;
+    luaL_getmetatable(L, tname);
+    same = lua_rawequal(L, -1, -2);
+    lua_pop(L, 2);
+    return same ? p : NULL;
+}
 #endif
 #endif /* LUA_VERSION_NUM < 502 */
 

@@ -4,8 +4,8 @@
  */
 #include <sys/un.h>
 
-#include "internal.h"
 #include "lsock.h"
+#include "tls.h"
 
 #define LSOCK_VERSION "lsock 0.1.0"
 
@@ -37,6 +37,8 @@ static const luaL_Reg functions[] = {
     {"_scheduler", lsk_scheduler_new},
     {"_intask", lsk_intask},
     {"select", lsk_select},
+    {"tls_context", lsk_tlsctx_new},
+    {"tls_wrap", lsk_tls_wrap},
     {"fromfd", lsk_socket_fromfd},
     {"getaddrinfo", lsk_getaddrinfo},
     {"getnameinfo", lsk_getnameinfo},
@@ -51,6 +53,7 @@ int luaopen_lsock_core(lua_State *L) {
     lsk_poller_open(L);
     lsk_scheduler_open(L);
     lsk_resolve_open(L);
+    lsk_tls_open(L);
     luaL_newlib(L, functions);
     lsk_push_errno_table(L);
     lua_setfield(L, -2, "errno");

@@ -32,7 +32,14 @@ typedef struct lsk_stream {
     int drained;
 } lsk_stream;
 
+/* Input a read can return without waiting: buffered here, or held by
+ * the transport (decrypted TLS records). */
+static inline int lsk_stream_has_input(const lsk_stream *st) {
+    return lsk_buffer_len(&st->in) > 0 || (st->io->holds_input != NULL && st->io->holds_input(st));
+}
+
 struct lsk_gro;
+struct lsk_tls;
 
 /* The first word of every socket object: with the userdata's size it
  * identifies one without a metatable lookup (see check_socket). */
@@ -45,6 +52,7 @@ typedef struct lsk_socket {
     int connecting; /* a non-blocking connect is in progress */
     int no_gso;     /* sendmany: the route refused UDP segmentation offload */
     struct lsk_gro *gro; /* udp_gro state (dgram.c), NULL until it is set */
+    struct lsk_tls *tls; /* the TLS stream that owns it (tls_stream.c), or NULL */
 } lsk_socket;
 
 /* ---- the loop (sched.c) ---------------------------------------------- */
@@ -181,6 +189,10 @@ int lsk_stream_receive(lua_State *L, lsk_stream *st, void *obj);
 int lsk_stream_recv(lua_State *L, lsk_stream *st, void *obj);
 int lsk_stream_send(lua_State *L, lsk_stream *st, void *obj);
 int lsk_stream_settimeout(lua_State *L, lsk_stream *st);
+/* getstats(), events() and timeout() of every stream object. */
+int lsk_stream_getstats(lua_State *L, lsk_stream *st);
+int lsk_stream_events(lua_State *L, lsk_stream *st);
+int lsk_stream_timeout(lua_State *L, lsk_stream *st);
 void lsk_push_events(lua_State *L, int want);
 /* Wait for `want` within d; on a wait that ran out records `want` as the
  * pending operation's events. Returns what lsk_wait returns. */
@@ -198,6 +210,10 @@ int lsk_socket_fromfd(lua_State *L);  /* lsock.fromfd(fd, ...) */
 /* Push a socket object owning fd; raises only on memory exhaustion. */
 lsk_socket *lsk_socket_push(lua_State *L, int fd, int family, int type,
                             int protocol);
+/* The socket at idx, or NULL. */
+lsk_socket *lsk_tosocket(lua_State *L, int idx);
+/* Close s (idempotent), and the TLS stream over it. */
+void lsk_socket_close(lsk_socket *s);
 int lsk_socket_udp(lua_State *L);     /* lsock.udp([family]) */
 int lsk_socketpair(lua_State *L);     /* lsock.socketpair([type]) */
 int lsk_setoption(lua_State *L, lsk_socket *s);
@@ -243,7 +259,7 @@ void lsk_poll_dirty(lsk_stream *st);
 /* st is closing: remove it from every poller and from the loop, while its
  * descriptor is still open (pollset.c). */
 void lsk_poll_forget(lsk_stream *st);
-/* The stream of an lsock socket at idx (later TLS streams), or NULL. */
+/* The stream of an lsock socket or TLS stream at idx, or NULL. */
 lsk_stream *lsk_tostream(lua_State *L, int idx);
 
 /* ---- ancillary data (ancillary.c): unix sockets ---------------------- */

@@ -125,6 +125,7 @@ size_t lsk_buffer_prepare(lsk_buffer *b, size_t room);
  * moved (> 0), 0 at end of stream (read only), or -errno; on -EAGAIN it
  * stores in *want which readiness to wait for (a TLS read may need the
  * descriptor writable). The stream's fd is what is waited on. */
+struct lsk_stream;
 typedef struct lsk_io {
     long (*read)(void *obj, char *dst, size_t n, int *want);
     long (*write)(void *obj, const char *src, size_t n, int *want);
@@ -132,7 +133,18 @@ typedef struct lsk_io {
      * (true of a plain socket; not of TLS, which returns a record at a
      * time and may hold more). */
     int short_read_drains;
+    /* Whether the transport itself holds input that a read can return
+     * without waiting (TLS: records read from the kernel and not yet
+     * returned), so that pollers report it readable; NULL: never. It is
+     * given the object's stream, the first member of every object. */
+    int (*holds_input)(const struct lsk_stream *st);
+    /* The message of the last -LSK_ETRANSPORT (NULL when it has none). */
+    const char *(*message)(void *obj);
 } lsk_io;
+
+/* What a transport's read or write returns (negated) for a failure of
+ * its own protocol rather than of the system: io->message says what. */
+#define LSK_ETRANSPORT 0x10000
 
 /* ---- errors (errors.c) ---------------------------------------------- */
 

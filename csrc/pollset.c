@@ -198,7 +198,7 @@ int lsk_pollset_add(lsk_pollset *ps, int fd, lsk_stream *st, int events,
         ref->slot = *slot;
         ref->next = st->polls;
         st->polls = ref;
-        if (lsk_buffer_len(&st->in) > 0) queue_dirty(ps, *slot);
+        if (lsk_stream_has_input(st)) queue_dirty(ps, *slot);
     }
     return 0;
 }
@@ -208,7 +208,7 @@ int lsk_pollset_modify(lsk_pollset *ps, unsigned slot, int events) {
     int err = ps->be->ctl(ps->set, LSK_POLL_MOD, s->fd, events, token_of(ps, slot));
     if (err != 0) return err;
     s->events = events;
-    if (s->st != NULL && lsk_buffer_len(&s->st->in) > 0) queue_dirty(ps, slot);
+    if (s->st != NULL && lsk_stream_has_input(s->st)) queue_dirty(ps, slot);
     return 0;
 }
 
@@ -230,7 +230,7 @@ static int collect_dirty(lsk_pollset *ps) {
          * loop coroutine's receive keeps a partial line buffered) are not
          * news. */
         if (s->fd < 0 || s->st == NULL || !(s->events & LSK_WANT_READ) ||
-            lsk_buffer_len(&s->st->in) == 0 || (s->st->pending & LSK_WANT_READ)) {
+            !lsk_stream_has_input(s->st) || (s->st->pending & LSK_WANT_READ)) {
             s->queued = 0;
             continue;
         }

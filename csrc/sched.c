@@ -493,7 +493,7 @@ static int finish_op(lua_State *L, sched *S, unsigned ti) {
         return -1;
     }
     /* Input left buffered is readable for whoever else waits on it. */
-    if (st->polls != NULL && lsk_buffer_len(&st->in) > 0) lsk_poll_dirty(st);
+    if (st->polls != NULL && lsk_stream_has_input(st)) lsk_poll_dirty(st);
     return n;
 }
 

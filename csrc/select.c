@@ -26,7 +26,7 @@ static entry entry_of(lua_State *L, int idx) {
     lua_Integer n;
     if (st != NULL) {
         e.fd = st->fd;
-        e.dirty = st->fd >= 0 && lsk_buffer_len(&st->in) > 0;
+        e.dirty = st->fd >= 0 && lsk_stream_has_input(st);
         return e;
     }
     if (lua_type(L, idx) == LUA_TNUMBER) {

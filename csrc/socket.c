@@ -20,8 +20,8 @@
 #include <linux/if_packet.h>
 #endif
 
-#include "internal.h"
 #include "lsock.h"
+#include "tls.h"
 
 /* ---- transport for the stream engine ------------------------------- */
 
@@ -35,7 +35,7 @@ static long sock_write(void *obj, const char *src, size_t n, int *want) {
     return lsk_send(((lsk_socket *)obj)->st.fd, src, n);
 }
 
-static const lsk_io sock_io = {sock_read, sock_write, 1};
+static const lsk_io sock_io = {sock_read, sock_write, 1, NULL, NULL};
 
 /* ---- the object ------------------------------------------------------ */
 
@@ -51,9 +51,20 @@ static lsk_socket *to_socket(lua_State *L, int idx) {
     return s->magic == LSK_SOCKET_MAGIC ? s : NULL;
 }
 
+lsk_socket *lsk_tosocket(lua_State *L, int idx) { return to_socket(L, idx); }
+
 static lsk_socket *check_socket(lua_State *L) {
     lsk_socket *s = to_socket(L, 1);
     return s != NULL ? s : (lsk_socket *)luaL_checkudata(L, 1, LSOCK_SOCKET);
+}
+
+/* A socket under a TLS stream carries the stream's records: reading or
+ * writing it directly would corrupt them. */
+static lsk_socket *check_io_socket(lua_State *L, const char *method) {
+    lsk_socket *s = check_socket(L);
+    if (s->tls != NULL)
+        luaL_error(L, "bad argument #1 to '%s' (the socket belongs to a TLS stream: use the stream)", method);
+    return s;
 }
 
 /* A method for one kind of socket called on another is a programmer
@@ -81,6 +92,7 @@ lsk_socket *lsk_socket_push(lua_State *L, int fd, int family, int type,
     s->connecting = 0;
     s->no_gso = 0;
     s->gro = NULL;
+    s->tls = NULL;
     luaL_getmetatable(L, LSOCK_SOCKET);
     lua_setmetatable(L, -2);
     return s;
@@ -227,7 +239,12 @@ int lsk_socket_fromfd(lua_State *L) {
 
 /* ---- life cycle ------------------------------------------------------ */
 
-static void close_socket(lsk_socket *s) {
+void lsk_socket_close(lsk_socket *s) {
+    if (s->tls != NULL) {
+        lsk_tls *t = s->tls;
+        s->tls = NULL;
+        lsk_tls_detach(t);
+    }
     /* Out of every poller first, while the descriptor is still ours: a
      * number the system hands out again is never watched for this one. */
     lsk_poll_forget(&s->st);
@@ -242,12 +259,12 @@ static void close_socket(lsk_socket *s) {
 }
 
 static int sock_gc(lua_State *L) {
-    close_socket(check_socket(L));
+    lsk_socket_close(check_socket(L));
     return 0;
 }
 
 static int sock_close(lua_State *L) {
-    close_socket(check_socket(L));
+    lsk_socket_close(check_socket(L));
     lua_pushboolean(L, 1);
     return 1;
 }
@@ -419,25 +436,27 @@ static int read_done(lsk_socket *s, int nresults) {
 
 lsk_stream *lsk_tostream(lua_State *L, int idx) {
     lsk_socket *s = to_socket(L, idx);
-    return s != NULL ? &s->st : NULL;
+    lsk_tls *t;
+    if (s != NULL) return &s->st;
+    return (t = lsk_tls_test(L, idx)) != NULL ? &t->st : NULL;
 }
 
 static int sock_send(lua_State *L) {
     int top = lua_gettop(L);
-    lsk_socket *s = check_socket(L);
+    lsk_socket *s = check_io_socket(L, "send");
     if (s->type == SOCK_STREAM) return lsk_stream_send(L, &s->st, s);
     return lsk_park_call(L, sock_send, top, lsk_msg_send(L, s));
 }
 
 static int sock_receive(lua_State *L) {
-    lsk_socket *s = check_socket(L);
+    lsk_socket *s = check_io_socket(L, "receive");
     if (s->type != SOCK_STREAM) lsk_wrong_kind(L, s, "receive", "stream");
     return read_done(s, lsk_stream_receive(L, &s->st, s));
 }
 
 static int sock_recv(lua_State *L) {
     int top = lua_gettop(L);
-    lsk_socket *s = check_socket(L);
+    lsk_socket *s = check_io_socket(L, "recv");
     if (s->type == SOCK_STREAM) return read_done(s, lsk_stream_recv(L, &s->st, s));
     return lsk_park_call(L, sock_recv, top, read_done(s, lsk_msg_recv(L, s)));
 }
@@ -472,10 +491,13 @@ static lsk_socket *check_unix_socket(lua_State *L, const char *method) {
     return s;
 }
 
-static int sock_sendmsg(lua_State *L) { return lsk_unix_sendmsg(L, check_unix_socket(L, "sendmsg")); }
+static int sock_sendmsg(lua_State *L) {
+    check_io_socket(L, "sendmsg");
+    return lsk_unix_sendmsg(L, check_unix_socket(L, "sendmsg"));
+}
 static int sock_recvmsg(lua_State *L) {
     int top = lua_gettop(L);
-    lsk_socket *s = check_unix_socket(L, "recvmsg");
+    lsk_socket *s = (check_io_socket(L, "recvmsg"), check_unix_socket(L, "recvmsg"));
     return lsk_park_call(L, sock_recvmsg, top, read_done(s, lsk_unix_recvmsg(L, s)));
 }
 static int sock_peercred(lua_State *L) { return lsk_unix_peercred(L, check_unix_socket(L, "peercred")); }
@@ -524,39 +546,9 @@ static int sock_dirty(lua_State *L) {
     return 1;
 }
 
-static int sock_getstats(lua_State *L) {
-    lsk_socket *s = check_socket(L);
-    lua_pushinteger(L, (lua_Integer)s->st.received);
-    lua_pushinteger(L, (lua_Integer)s->st.sent);
-    lua_pushnumber(L, lsk_monotime() - s->st.created);
-    /* The memory the receive buffer holds: 0 for an idle connection. */
-    lua_pushinteger(L, (lua_Integer)s->st.in.cap);
-    return 4;
-}
-
-static int sock_events(lua_State *L) {
-    lsk_socket *s = check_socket(L);
-    if (s->st.fd < 0) return lsk_closed_result(L);
-    lsk_push_events(L, s->st.pending);
-    return 1;
-}
-
-/* The seconds left until the deadline of the operation that answered
- * "timeout" and waits for events(): nil when nothing waits with a
- * deadline, so a loop that waits on it never spins on a socket whose own
- * timeout is 0. */
-static int sock_timeout(lua_State *L) {
-    lsk_socket *s = check_socket(L);
-    double left;
-    if (s->st.fd < 0) return lsk_closed_result(L);
-    if (s->st.pending == 0 || s->st.deadline < 0) {
-        lua_pushnil(L);
-        return 1;
-    }
-    left = s->st.deadline - lsk_monotime();
-    lua_pushnumber(L, left > 0 ? left : 0);
-    return 1;
-}
+static int sock_getstats(lua_State *L) { return lsk_stream_getstats(L, &check_socket(L)->st); }
+static int sock_events(lua_State *L) { return lsk_stream_events(L, &check_socket(L)->st); }
+static int sock_timeout(lua_State *L) { return lsk_stream_timeout(L, &check_socket(L)->st); }
 
 /* The configured limits (-1: none), for specs. */
 static int sock_gettimeouts(lua_State *L) {
@@ -697,7 +689,8 @@ int lsock_pushfd(lua_State *L, int fd, const char *family, const char *type) {
 }
 
 int lsock_checkfd(lua_State *L, int idx) {
-    lsk_socket *s = (lsk_socket *)luaL_checkudata(L, idx, LSOCK_SOCKET);
-    if (s->st.fd < 0) luaL_argerror(L, idx, "socket is closed");
-    return s->st.fd;
+    lsk_stream *st = lsk_tostream(L, idx);
+    if (st == NULL) luaL_argerror(L, idx, "lsock socket or TLS stream expected");
+    if (st->fd < 0) luaL_argerror(L, idx, "socket is closed");
+    return st->fd;
 }

@@ -103,6 +103,29 @@ static int parse_pattern(lua_State *L, int idx, size_t *count) {
     return luaL_argerror(L, idx, "invalid receive pattern (expected 'l', 'L', 'a' or a count)");
 }
 
+/* Push the message of the transport failure err (an errno value, or
+ * LSK_ETRANSPORT: the transport's own words, TLS's "tls handshake: ..."),
+ * "<what>: <os text>" for the system's. */
+static void push_io_message(lua_State *L, lsk_stream *st, void *obj, int err, const char *what) {
+    char msg[200];
+    const char *m;
+    if (err == LSK_ETRANSPORT && st->io->message != NULL && (m = st->io->message(obj)) != NULL) {
+        lua_pushstring(L, m);
+        return;
+    }
+    lsk_strerror(err, msg, sizeof msg);
+    lua_pushfstring(L, "%s: %s", what, msg);
+}
+
+/* nil, message, errno (nil for a transport's own failure): 3 results. */
+static int io_fail(lua_State *L, lsk_stream *st, void *obj, int err, const char *what) {
+    lua_pushnil(L);
+    push_io_message(L, st, obj, err, what);
+    if (err == LSK_ETRANSPORT) lua_pushnil(L);
+    else lua_pushinteger(L, err);
+    return 3;
+}
+
 int lsk_stream_wait(lsk_stream *st, int want, lsk_deadline *d) {
     int w = lsk_wait(st->fd, want, d);
     if (w == ETIMEDOUT) {
@@ -211,12 +234,8 @@ static int receive_run(lua_State *L, lsk_stream *st, void *obj, const char *pref
             return -1;
         }
         if (lsk_is_reset((int)-r)) return partial_result(L, st, "closed", prefix, plen, len);
-        {
-            char msg[200];
-            lsk_strerror((int)-r, msg, sizeof msg);
-            lua_pushfstring(L, "receive: %s", msg);
-            return partial_result(L, st, lua_tostring(L, -1), prefix, plen, len);
-        }
+        push_io_message(L, st, obj, (int)-r, "receive");
+        return partial_result(L, st, lua_tostring(L, -1), prefix, plen, len);
     }
 
 too_long: {
@@ -278,7 +297,7 @@ static int recv_run(lua_State *L, lsk_stream *st, void *obj, size_t max, lsk_dea
             return 3;
         }
         if (r < 0) {
-            if (r != -ETIMEDOUT) return lsk_fail(L, (int)-r, "recv");
+            if (r != -ETIMEDOUT) return io_fail(L, st, obj, (int)-r, "recv");
             return d->nowait ? -1 : lsk_timeout_result(L);
         }
         len = lsk_buffer_len(&st->in);
@@ -368,11 +387,10 @@ static int send_run(lua_State *L, lsk_stream *st, void *obj, const char *data, s
         if (lsk_is_reset((int)-r)) {
             lua_pushnil(L);
             lua_pushliteral(L, "closed");
+            lua_pushinteger(L, -r);
         } else {
-            lsk_fail(L, (int)-r, "send");
-            lua_remove(L, -1);
+            io_fail(L, st, obj, (int)-r, "send");
         }
-        lua_pushinteger(L, -r);
         lua_pushinteger(L, i - 1 + (lua_Integer)*done);
         return 4;
     }
@@ -435,5 +453,36 @@ int lsk_stream_settimeout(lua_State *L, lsk_stream *st) {
     default: luaL_argerror(L, 3, "invalid timeout mode (expected 'b' or 't')");
     }
     lua_pushboolean(L, 1);
+    return 1;
+}
+
+int lsk_stream_getstats(lua_State *L, lsk_stream *st) {
+    lua_pushinteger(L, (lua_Integer)st->received);
+    lua_pushinteger(L, (lua_Integer)st->sent);
+    lua_pushnumber(L, lsk_monotime() - st->created);
+    /* The memory the receive buffer holds: 0 for an idle connection. */
+    lua_pushinteger(L, (lua_Integer)st->in.cap);
+    return 4;
+}
+
+int lsk_stream_events(lua_State *L, lsk_stream *st) {
+    if (st->fd < 0) return lsk_closed_result(L);
+    lsk_push_events(L, st->pending);
+    return 1;
+}
+
+/* The seconds left until the deadline of the operation that answered
+ * "timeout" and waits for events(): nil when nothing waits with a
+ * deadline, so a loop that waits on it never spins on an object whose
+ * own timeout is 0. */
+int lsk_stream_timeout(lua_State *L, lsk_stream *st) {
+    double left;
+    if (st->fd < 0) return lsk_closed_result(L);
+    if (st->pending == 0 || st->deadline < 0) {
+        lua_pushnil(L);
+        return 1;
+    }
+    left = st->deadline - lsk_monotime();
+    lua_pushnumber(L, left > 0 ? left : 0);
     return 1;
 }

@@ -287,6 +287,16 @@ function lsock.unix_listen(path, opts)
   return finish(sock, ok, err, errno)
 end
 
+-- lsock.tls (lsock/tls.lua), loaded on first use: it needs lsock itself.
+setmetatable(lsock, {
+  __index = function(t, k)
+    if k ~= "tls" then return nil end
+    local m = require "lsock.tls"
+    rawset(t, "tls", m)
+    return m
+  end,
+})
+
 -- One ICMP echo: see lsock/icmp.lua, loaded on first use.
 function lsock.ping(host, opts)
   return require("lsock.icmp").ping(host, opts)
