@@ -20,6 +20,7 @@
 typedef struct lsk_tls_session {
     char *key;           /* "name|addr:port", NULL: a free entry */
     SSL_SESSION *sess;
+    unsigned long seq;   /* when it came: the newest is used first */
 } lsk_tls_session;
 
 typedef struct lsk_tlsctx {
@@ -32,7 +33,7 @@ typedef struct lsk_tlsctx {
     unsigned char *alpn; /* the protocols in wire format, or NULL */
     size_t alpn_len;
     lsk_tls_session sessions[LSK_TLS_SESSIONS];
-    unsigned next_session; /* the entry replaced when all are used */
+    unsigned long session_seq;
 } lsk_tlsctx;
 
 /* The first word after a TLS stream's lsk_stream (see lsk_tostream). */
@@ -61,9 +62,9 @@ typedef struct lsk_tls {
 void lsk_tlsctx_open(lua_State *L);
 int lsk_tlsctx_new(lua_State *L);                 /* core.tls_context(opts) */
 lsk_tlsctx *lsk_tlsctx_test(lua_State *L, int idx); /* a context at idx, or NULL */
-/* Client resumption: the session kept under key (NULL: none), and keep
- * sess (taking its reference) under key. */
-SSL_SESSION *lsk_tlsctx_session(lsk_tlsctx *c, const char *key);
+/* Client resumption: offer ssl a session kept under key (1: one was
+ * found), and keep sess (taking its reference) under key. */
+int lsk_tlsctx_resume(lsk_tlsctx *c, const char *key, SSL *ssl);
 void lsk_tlsctx_keep_session(lsk_tlsctx *c, const char *key, SSL_SESSION *sess);
 /* The ex_data index that finds the lsk_tls of an SSL. */
 int lsk_tls_index(void);

@@ -90,38 +90,60 @@ static int ctx_tostring(lua_State *L) {
 
 /* ---- client sessions ---------------------------------------------------- */
 
-SSL_SESSION *lsk_tlsctx_session(lsk_tlsctx *c, const char *key) {
+/* A TLS 1.3 ticket is used once (RFC 8446, C.4: a ticket used twice
+ * links the two connections; OpenSSL's client also gives up a ticket
+ * once it resumed with it), and a server sends a few per connection, so
+ * a handful is kept per server; a TLS 1.2 session may be resumed again
+ * and again. */
+#define SESSIONS_PER_KEY 4
+
+static void drop_session(lsk_tls_session *e) {
+    free(e->key);
+    SSL_SESSION_free(e->sess);
+    e->key = NULL;
+    e->sess = NULL;
+}
+
+int lsk_tlsctx_resume(lsk_tlsctx *c, const char *key, SSL *ssl) {
+    lsk_tls_session *best = NULL;
     unsigned i;
-    for (i = 0; i < LSK_TLS_SESSIONS; i++)
-        if (c->sessions[i].key != NULL && strcmp(c->sessions[i].key, key) == 0)
-            return SSL_SESSION_is_resumable(c->sessions[i].sess) ? c->sessions[i].sess : NULL;
-    return NULL;
+    for (i = 0; i < LSK_TLS_SESSIONS; i++) {
+        lsk_tls_session *e = &c->sessions[i];
+        if (e->key == NULL || strcmp(e->key, key) != 0) continue;
+        if (!SSL_SESSION_is_resumable(e->sess)) drop_session(e);
+        else if (best == NULL || e->seq > best->seq) best = e;
+    }
+    if (best == NULL || SSL_set_session(ssl, best->sess) != 1) return 0;
+    if (SSL_SESSION_get_protocol_version(best->sess) >= TLS1_3_VERSION) drop_session(best);
+    return 1;
 }
 
 void lsk_tlsctx_keep_session(lsk_tlsctx *c, const char *key, SSL_SESSION *sess) {
-    unsigned i, free_entry = LSK_TLS_SESSIONS;
+    lsk_tls_session *e = NULL, *oldest_same = NULL, *oldest = NULL;
+    unsigned i, same = 0;
     for (i = 0; i < LSK_TLS_SESSIONS; i++) {
-        if (c->sessions[i].key != NULL && strcmp(c->sessions[i].key, key) == 0) {
-            /* The newest ticket replaces the older one. */
-            SSL_SESSION_free(c->sessions[i].sess);
-            c->sessions[i].sess = sess;
-            return;
+        lsk_tls_session *x = &c->sessions[i];
+        if (x->key == NULL) {
+            if (e == NULL) e = x;
+            continue;
         }
-        if (c->sessions[i].key == NULL && free_entry == LSK_TLS_SESSIONS) free_entry = i;
+        if (oldest == NULL || x->seq < oldest->seq) oldest = x;
+        if (strcmp(x->key, key) == 0) {
+            same++;
+            if (oldest_same == NULL || x->seq < oldest_same->seq) oldest_same = x;
+        }
     }
-    if (free_entry == LSK_TLS_SESSIONS) {
-        /* All used: replace them in turn. */
-        free_entry = c->next_session++ % LSK_TLS_SESSIONS;
-        free(c->sessions[free_entry].key);
-        SSL_SESSION_free(c->sessions[free_entry].sess);
-        c->sessions[free_entry].key = NULL;
-        c->sessions[free_entry].sess = NULL;
-    }
-    if ((c->sessions[free_entry].key = strdup(key)) == NULL) {
+    /* Room: a free entry, unless this server has its share; else the
+     * oldest of this server, or of all. */
+    if (same >= SESSIONS_PER_KEY) e = oldest_same;
+    else if (e == NULL) e = oldest;
+    drop_session(e);
+    if ((e->key = strdup(key)) == NULL) {
         SSL_SESSION_free(sess);
         return;
     }
-    c->sessions[free_entry].sess = sess;
+    e->sess = sess;
+    e->seq = ++c->session_seq;
 }
 
 /* OpenSSL hands over every session (a TLS 1.3 ticket may come at any

@@ -378,10 +378,8 @@ int lsk_tls_wrap(lua_State *L) {
             lua_pushstring(L, msg);
             return 2;
         }
-        if ((t->sesskey = session_key(s, name != NULL ? name : "")) != NULL) {
-            SSL_SESSION *sess = lsk_tlsctx_session(c, t->sesskey);
-            if (sess != NULL) SSL_set_session(t->ssl, sess);
-        }
+        if ((t->sesskey = session_key(s, name != NULL ? name : "")) != NULL)
+            lsk_tlsctx_resume(c, t->sesskey, t->ssl);
     }
     ERR_clear_error();
     /* The socket is the stream's from now on: out of the pollers (the

@@ -29,7 +29,8 @@ build = {
             "csrc/dgram.c", "csrc/errors.c", "csrc/poll_epoll.c", "csrc/poll_kqueue.c",
             "csrc/poll_poll.c", "csrc/poller.c", "csrc/pollset.c", "csrc/resolve.c",
             "csrc/sched.c", "csrc/select.c", "csrc/options.c", "csrc/socket.c",
-            "csrc/stream.c", "csrc/sys.c", "csrc/timeout.c",
+            "csrc/stream.c", "csrc/sys.c", "csrc/timeout.c", "csrc/tls_cert.c",
+            "csrc/tls_context.c", "csrc/tls_stream.c",
          },
          incdirs = { "$(OPENSSL_INCDIR)" },
          libdirs = { "$(OPENSSL_LIBDIR)" },
@@ -38,5 +39,6 @@ build = {
       ["lsock"] = "lua/lsock/init.lua",
       ["lsock.icmp"] = "lua/lsock/icmp.lua",
       ["lsock.loop"] = "lua/lsock/loop.lua",
+      ["lsock.tls"] = "lua/lsock/tls.lua",
    },
 }

@@ -154,3 +154,76 @@ describe("examples/port_check.lua", function()
     assert.matches("usage: lua examples/port_check.lua FIRST-LAST", bad, 1, true)
   end)
 end)
+
+describe("examples/tls_echo.lua", function()
+  local out
+  setup(function() out = run("examples/tls_echo.lua") end)
+
+  it("verifies the server it made a certificate for", function()
+    assert.matches("client 1: tls1.3, [%w_]+, verified: true", out)
+    assert.matches("server certificate CN=localhost, issued by CN=lsock-demo-CA, " ..
+      "names DNS:localhost IP:127.0.0.1", out, 1, true)
+  end)
+
+  it("echoes every line of its 20 clients, all served at once", function()
+    assert.matches("clients:  20 ok, 0 failed, 60 lines echoed", out, 1, true)
+  end)
+
+  it("resumes the session on every reconnection with the same context", function()
+    assert.matches("connect 0: full handshake\nconnect 1: resumed the session\n" ..
+      "connect 2: resumed the session\nconnect 3: resumed the session", out, 1, true)
+  end)
+end)
+
+describe("examples/https_get.lua", function()
+  local tls = require "lsock.tls"
+  local certs = require "helpers.certs"
+  local C
+
+  setup(function() C = certs.get() end)
+
+  -- Serve one HTTPS request with `reply` while the example runs.
+  local function get(reply, ...)
+    local listener, port = util.listen()
+    local child = util.spawn_script("examples/https_get.lua", ("https://localhost:%d/hello"):format(port), ...)
+    local ctx = assert(tls.context({ mode = "server", cert = C.server.cert, key = C.server.key,
+      alpn = { "http/1.1" } }))
+    local conn = listener:accept()
+    listener:close()
+    local request = {}
+    if conn then
+      local t = assert(tls.wrap(conn, ctx))
+      if t:handshake() then
+        repeat
+          local line = t:receive()
+          request[#request + 1] = line
+        until not line or line == ""
+        t:send(reply)
+      end
+      t:close()
+    end
+    return child.wait(), request
+  end
+
+  it("gets a body framed by Content-Length from a server it verified", function()
+    local out, request = get("HTTP/1.1 200 OK\r\nContent-Length: 5\r\n\r\nhello", C.ca.cert)
+    assert.equal("GET /hello HTTP/1.1", request[1])
+    assert.matches("HTTP/1.1 200 OK\ntls1.3, [%w_]+, ALPN http/1.1, 5 bytes", out)
+  end)
+
+  it("decodes a chunked body", function()
+    local out = get("HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n" ..
+      "3\r\nabc\r\n4\r\ndefg\r\n0\r\n\r\n", C.ca.cert)
+    assert.matches("ALPN http/1.1, 7 bytes", out, 1, true)
+  end)
+
+  it("refuses a server whose certificate the system store does not trust", function()
+    local out = get("HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n")
+    assert.matches("connect: tls handshake: certificate verify failed: " ..
+      "unable to get local issuer certificate", out, 1, true)
+  end)
+
+  it("says how to call it", function()
+    assert.matches("usage: lua examples/https_get.lua", util.spawn_script("examples/https_get.lua").wait(), 1, true)
+  end)
+end)
