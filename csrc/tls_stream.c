@@ -260,9 +260,21 @@ void lsk_tls_detach(lsk_tls *t) {
     release(t);
 }
 
+/* Input nobody will read is thrown away before the descriptor is
+ * closed: closing a TCP socket with unread input resets the connection,
+ * and the peer loses what it had not read yet. A TLS 1.3 client that
+ * only sends always has some: the server's session tickets. */
+static void drop_input(int fd) {
+    char scratch[4096];
+    int i;
+    for (i = 0; i < 64 && lsk_recv(fd, scratch, sizeof scratch) > 0; i++) {
+    }
+}
+
 /* close(): a close_notify when it can go at once, then the socket. */
 static void close_tls(lsk_tls *t, int notify) {
     lsk_socket *s = t->sock;
+    if (t->st.fd >= 0) drop_input(t->st.fd);
     if (notify && t->ssl != NULL && t->state == TLS_DONE && !t->fatal && t->st.fd >= 0 && !t->notified) {
         ERR_clear_error();
         (void)SSL_shutdown(t->ssl);
@@ -533,10 +545,10 @@ static int call_socket(lua_State *L, const char *method) {
     if (t->sock == NULL) return lsk_closed_result(L);
     lsock_getuservalue(L, 1);
     lua_rawgeti(L, -1, UV_SOCKET);
-    lua_getfield(L, -1, method);
-    lua_insert(L, 2);
-    lua_replace(L, 1);
-    lua_pop(L, 1);
+    lua_remove(L, -2);
+    lua_replace(L, 1);            /* socket, arguments... */
+    lua_getfield(L, 1, method);
+    lua_insert(L, 1);             /* method, socket, arguments... */
     lua_call(L, n, LUA_MULTRET);
     return lua_gettop(L);
 }
