@@ -95,6 +95,16 @@ static void init_once(void) {
     }
 }
 
+#if defined(__GNUC__)
+/* The method lives as long as the module: it is freed when the module
+ * is unloaded (lua_close unloads it after every object is collected) or
+ * at exit, when nothing uses it any more. */
+__attribute__((destructor)) static void free_bio_method(void) {
+    BIO_meth_free(bio_method);
+    bio_method = NULL;
+}
+#endif
+
 int lsk_tls_index(void) {
     pthread_once(&once, init_once);
     return ex_index;
