@@ -1260,4 +1260,67 @@ describe("lsock.tls", function()
       assert_raises({ "#2", "context" }, function() tls.wrap(a, 42, "localhost") end)
     end)
   end)
+
+  describe("with pollers, the error queue and the collector", function()
+
+    it("is reported readable by a poller while decrypted lines wait in its buffer", function()
+      local c, s = connected()
+      assert.equal(12, s:send("one\ntwo\nsix\n"))
+      assert.equal("one", c:receive())
+      local p = lsock.poller()
+      assert.is_true(p:add(c, "r"))
+      local seen = {}
+      for obj, ev in p:wait(0) do seen[#seen + 1] = { obj == c, ev } end
+      assert.same({ { true, "r" } }, seen)
+      assert.equal("two", c:receive())
+      assert.equal("six", c:receive())
+      seen = {}
+      for obj, ev in p:wait(0) do seen[#seen + 1] = { obj == c, ev } end
+      assert.same({}, seen)
+      p:close()
+    end)
+
+    it("answers each stream with its own failure: no error leaks from one into another", function()
+      -- A fails its check of the host name, B its check of the CA; then C,
+      -- a good one, works as if nothing had failed before it.
+      local ea = client_rejects({}, {}, "wrong.name")
+      local eb = client_rejects({ ca = C.other.cert }, {})
+      assert.matches("hostname mismatch", ea, 1, true)
+      assert.not_matches("hostname", eb, 1, true)
+      assert.matches("certificate verify failed", eb, 1, true)
+      local bad = { tls.context({ mode = "server", cert = C.dir .. "/missing.pem", key = C.server.key }) }
+      assert.is_nil(bad[1])
+      local c, s = connected()
+      assert.equal(5, c:send("fine\n"))
+      assert.equal("fine", s:receive())
+      assert.is_true(c:verified())
+    end)
+
+    it("closes the descriptors of streams and contexts dropped without close()", function()
+      local pid = util.first_line("echo $PPID")
+      local function open_fds()
+        local f = assert(io.popen("ls /proc/" .. pid .. "/fd"))
+        local _, n = f:read("*a"):gsub("\n", "")
+        f:close()
+        return n
+      end
+      collectgarbage()
+      local before = open_fds()
+      for _ = 1, 50 do
+        local a, b = lsock.socketpair()
+        local sctx = tls.context({ mode = "server", cert = C.server.cert, key = C.server.key })
+        local c = tls.wrap(a, { ca = C.ca.cert }, "localhost")
+        local s = tls.wrap(b, sctx)
+        c:settimeout(0)
+        s:settimeout(0)
+        for _ = 1, 4 do
+          c:handshake()
+          s:handshake()
+        end
+      end
+      collectgarbage()
+      collectgarbage()
+      assert.equal(before, open_fds())
+    end)
+  end)
 end)
