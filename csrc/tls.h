@@ -55,6 +55,8 @@ typedef struct lsk_tls {
     int notified;        /* our close_notify went out */
     int own_msg;         /* msg was written by the SNI selection, not OpenSSL */
     char *sesskey;       /* client: its key in the context's session list */
+    size_t held;         /* bytes of a record OpenSSL holds from a write that had to wait */
+    unsigned char held_head[16]; /* their first bytes: a retry must bring the same */
     char msg[256];       /* the words of the last -LSK_ETRANSPORT */
 } lsk_tls;
 

@@ -213,12 +213,27 @@ static long tls_write(void *obj, const char *src, size_t n, int *want) {
     int e;
     if ((h = handshake_step(t, want)) != 0) return h;
     if (t->fatal) return t->fail;
+    if (t->held > 0 && (n < t->held || memcmp(src, t->held_head, t->held < 16 ? t->held : 16) != 0)) {
+        /* OpenSSL has encrypted the bytes of the write that had to wait
+         * and sends them whatever comes next: other bytes now would be
+         * counted as sent and never go. */
+        snprintf(t->msg, sizeof t->msg,
+                 "tls send: after a timeout, send must go on with the same data (from the index it returned + 1)");
+        return -LSK_ETRANSPORT;
+    }
     ERR_clear_error();
     t->oserr = 0;
-    if (SSL_write_ex(t->ssl, src, n, &k) == 1) return (long)k;
+    if (SSL_write_ex(t->ssl, src, n, &k) == 1) {
+        t->held = 0;
+        return (long)k;
+    }
     e = SSL_get_error(t->ssl, 0);
     if ((*want = want_of(e)) != 0) {
         ERR_clear_error();
+        if (t->held == 0) {
+            t->held = n; /* at most one record: the writer's pieces are 16 KiB */
+            memcpy(t->held_head, src, n < 16 ? n : 16);
+        }
         return -EAGAIN;
     }
     h = failure(t, e, "tls send");

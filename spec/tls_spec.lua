@@ -413,6 +413,30 @@ describe("lsock.tls", function()
       assert.same({ "23457897895678" }, three(s:receive(14)))
     end)
 
+    it("after a timed-out send refuses other data than the rest of it, and resumes it", function()
+      local c, s = connected()
+      local data = util.pattern(8 * MiB)
+      c:settimeout(0)
+      local sent, err, _, last = c:send(data)
+      assert.same({ nil, "timeout" }, { sent, err })
+      local r = { c:send("something else entirely") }
+      assert.is_nil(r[1])
+      assert.matches("same data", r[2], 1, true)
+      -- The rest of the data still goes, every byte in order.
+      s:settimeout(0)
+      local check, deadline = util.checker(), lsock.monotime() + LIMIT
+      while check.count() < #data and lsock.monotime() < deadline do
+        local chunk = s:recv(65536)
+        if chunk then assert.is_true((check.feed(chunk))) end
+        if last < #data then
+          local n, _, _, partial = c:send(data, last + 1)
+          last = n or partial
+        end
+        if not chunk then lsock.select({ s }, { c }, 0.05) end
+      end
+      assert.equal(#data, check.count())
+    end)
+
     it("with timeout 0 sends what fits, answers nil, 'timeout', nil, last and goes on from last + 1", function()
       local c, s = connected()
       local data = util.pattern(24 * MiB) -- more than the loopback queues hold
