@@ -1285,6 +1285,33 @@ describe("lsock.tls", function()
     end)
   end)
 
+  describe("started over a socket already in use (STARTTLS)", function()
+    it("first reads what the socket's own reader had buffered past the plain text", function()
+      local a, b = raw_pair("unix")
+      assert.equal(9, a:send("STARTTLS\n"))
+      local c = track(tls.wrap(a, client_ctx(), "localhost"))
+      c:settimeout(0)
+      assert.same({ nil, "timeout" }, { c:handshake() }) -- the client hello is on its way
+      -- The server's line read takes the hello into the socket's buffer too.
+      assert.equal("STARTTLS", b:receive())
+      assert.is_true(b:dirty())
+      local s = track(tls.wrap(b, server_ctx()))
+      local rc, rs = handshake_both(c, s)
+      assert.same({ true }, rc)
+      assert.same({ true }, rs)
+      assert.equal(6, c:send("hello\n"))
+      assert.equal("hello", s:receive())
+    end)
+
+    it("raises when the socket under a stream is used for I/O directly", function()
+      local c, _, a = connected()
+      for _, call in ipairs({ { "send", "x" }, { "receive" }, { "recv" } }) do
+        assert_raises({ call[1], "TLS stream" }, function() a[call[1]](a, call[2]) end)
+      end
+      assert.is_true(c:verified())
+    end)
+  end)
+
   describe("with pollers, the error queue and the collector", function()
 
     it("is reported readable by a poller while decrypted lines wait in its buffer", function()
