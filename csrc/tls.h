@@ -32,6 +32,7 @@ typedef struct lsk_tlsctx {
     int thread_ref;      /* that thread in the registry */
     unsigned char *alpn; /* the protocols in wire format, or NULL */
     size_t alpn_len;
+    int keep_sessions;   /* client: the sessions option (default on) */
     lsk_tls_session sessions[LSK_TLS_SESSIONS];
     unsigned long session_seq;
 } lsk_tlsctx;

@@ -20,7 +20,7 @@
 
 static const char *const option_names[] = {
     "mode", "cert", "key", "password", "ca", "verify", "min_version", "max_version",
-    "ciphers", "ciphersuites", "alpn", "sni", NULL};
+    "ciphers", "ciphersuites", "alpn", "sni", "sessions", NULL};
 
 static const char *const version_names[] = {"tls1.2", "tls1.3", NULL};
 static const int version_values[] = {TLS1_2_VERSION, TLS1_3_VERSION};
@@ -440,6 +440,31 @@ static void set_alpn(lua_State *L, lsk_tlsctx *c) {
         bad_option(L, "alpn", "not accepted by OpenSSL");
 }
 
+/* sessions (default true): a client keeps what servers give it to resume
+ * with; a server gives tickets and keeps sessions. false: neither. */
+static void set_sessions(lua_State *L, lsk_tlsctx *c) {
+    int on = 1;
+    lua_getfield(L, 1, "sessions");
+    if (lua_type(L, -1) == LUA_TBOOLEAN) on = lua_toboolean(L, -1);
+    else if (!lua_isnil(L, -1)) bad_option(L, "sessions", "true or false expected");
+    lua_pop(L, 1);
+    c->keep_sessions = on;
+    if (c->server) {
+        /* Needed for resumption whenever client certificates are asked for. */
+        SSL_CTX_set_session_id_context(c->ctx, (const unsigned char *)"lsock", 5);
+        if (!on) {
+            SSL_CTX_set_session_cache_mode(c->ctx, SSL_SESS_CACHE_OFF);
+            SSL_CTX_set_num_tickets(c->ctx, 0);
+            SSL_CTX_set_options(c->ctx, SSL_OP_NO_TICKET);
+        }
+    } else if (on) {
+        SSL_CTX_set_session_cache_mode(c->ctx, SSL_SESS_CACHE_CLIENT | SSL_SESS_CACHE_NO_INTERNAL_STORE);
+        SSL_CTX_sess_set_new_cb(c->ctx, new_session);
+    } else {
+        SSL_CTX_set_session_cache_mode(c->ctx, SSL_SESS_CACHE_OFF);
+    }
+}
+
 static void set_versions(lua_State *L, lsk_tlsctx *c) {
     int lo = opt_name(L, "min_version", version_names, 0);
     int hi = opt_name(L, "max_version", version_names, 1);
@@ -525,13 +550,7 @@ int lsk_tlsctx_new(lua_State *L) {
                                  SSL_MODE_RELEASE_BUFFERS);
     SSL_CTX_set_read_ahead(c->ctx, 1);
     SSL_CTX_set_options(c->ctx, SSL_OP_NO_RENEGOTIATION | SSL_OP_NO_COMPRESSION);
-    if (c->server) {
-        /* Needed for resumption whenever client certificates are asked for. */
-        SSL_CTX_set_session_id_context(c->ctx, (const unsigned char *)"lsock", 5);
-    } else {
-        SSL_CTX_set_session_cache_mode(c->ctx, SSL_SESS_CACHE_CLIENT | SSL_SESS_CACHE_NO_INTERNAL_STORE);
-        SSL_CTX_sess_set_new_cb(c->ctx, new_session);
-    }
+    set_sessions(L, c);
     set_versions(L, c);
     set_verify(L, c);
     set_ciphers(L, c);

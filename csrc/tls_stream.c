@@ -415,7 +415,7 @@ int lsk_tls_wrap(lua_State *L) {
             lua_pushstring(L, msg);
             return 2;
         }
-        if ((t->sesskey = session_key(s, name != NULL ? name : "")) != NULL)
+        if (c->keep_sessions && (t->sesskey = session_key(s, name != NULL ? name : "")) != NULL)
             lsk_tlsctx_resume(c, t->sesskey, t->ssl);
     }
     ERR_clear_error();

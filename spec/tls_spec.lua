@@ -979,6 +979,20 @@ describe("lsock.tls", function()
       assert.same({ { false }, { true } }, served)
     end)
 
+    it("resumes nothing when the client context says sessions = false", function()
+      local clients, served = connect_twice({ sessions = false })
+      assert.same({ false, false }, { clients[1].resumed, clients[2].resumed })
+      assert.same({ { false }, { false } }, served)
+    end)
+
+    it("resumes nothing when the server context says sessions = false (TLS 1.3 and 1.2)", function()
+      for _, v in ipairs({ "tls1.3", "tls1.2" }) do
+        local clients, served = connect_twice({ max_version = v }, { sessions = false })
+        assert.same({ false, false, v }, { clients[1].resumed, clients[2].resumed, clients[2].version })
+        assert.same({ { false }, { false } }, served)
+      end
+    end)
+
     it("does not resume across two client contexts", function()
       local sctx = server_ctx()
       local resumed = {}
