@@ -3,8 +3,9 @@
 -- `curl`, with verification, protocol versions, ALPN, SNI, client
 -- certificates and session resumption. Everything on 127.0.0.1.
 --
--- Each external program runs under `timeout 20` with io.popen; an
--- s_server is started on a port found free (bound by lsock to port 0, then
+-- Each external program runs under `timeout 20` with io.popen, without
+-- the sanitizer runtimes a sanitized run preloads (curl hangs under
+-- them); an s_server is started on a port found free (bound by lsock to port 0, then
 -- closed), waited for until it prints ACCEPT, and killed after the spec.
 -- A client program (s_client, curl) starts first, then the spec serves it
 -- in this process with blocking calls that have timeouts, then reads what
@@ -60,7 +61,7 @@ end)
 -- all it printed.
 local function s_server(args)
   local port = free_port()
-  local cmd = ("echo $$; exec timeout 20 openssl s_server -accept 127.0.0.1:%d -cert %s -key %s %s 2>&1")
+  local cmd = ("echo $$; exec env -u LD_PRELOAD timeout 20 openssl s_server -accept 127.0.0.1:%d -cert %s -key %s %s 2>&1")
     :format(port, q(C.server.cert), q(C.server.key), args or "")
   local f = assert(io.popen(cmd, "r"))
   local pid = f:read("*l")
@@ -112,7 +113,7 @@ end
 -- Start the shell command `cmd` under `timeout 20`, output and errors
 -- together; returns a function that waits for it and returns its output.
 local function start(cmd)
-  local f = assert(io.popen("timeout 20 " .. cmd .. " 2>&1", "r"))
+  local f = assert(io.popen("env -u LD_PRELOAD timeout 20 " .. cmd .. " 2>&1", "r"))
   local output
   return function()
     if output == nil then
