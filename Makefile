@@ -71,6 +71,7 @@ test: deps
 
 bench: deps
 	@$(MAKE) --no-print-directory LUA=$(LUA) all
+	@$(MAKE) --no-print-directory LUA=luajit all   # lsock (LuaJIT) columns
 	LUA=$(LUA) bash bench/run.sh
 
 lint:

@@ -3,9 +3,10 @@
 -- passes the settings in the environment:
 --
 --   LUA               the Lua command (also runs every Lua side)
---   BENCH_LIBS        libraries to run: luasocket lsock c [cqueues luv]
+--   BENCH_LIBS        libraries to run: luasocket luasec lsock c [cqueues luv]
 --   BENCH_WORKLOADS   workloads to run (default all): lines bulk recv
 --                     udp_rate udp_recv unix_bulk unix_pingpong
+--                     tls_handshake tls_bulk
 --   BENCH_RUNS        runs per library and workload; the best counts (3)
 --   BENCH_LINES       lines in the lines workload (2000000)
 --   BENCH_MIB         MiB in the TCP bulk workloads (512)
@@ -18,6 +19,14 @@
 --                     concurrent_echo: clients (500), the least round trips
 --                     of each (200), the least seconds of a run (2)
 --   BENCH_MEM_CONNS   idle_memory: connections (5000)
+--   BENCH_TLS_HANDSHAKES  handshakes in tls_handshake (4000)
+--   BENCH_TLS_MIB     MiB in tls_bulk (8192)
+--   BENCH_BASELINE_TLS  the compiled bench/baseline_tls.c
+--   BENCH_TLS_DIR     the certificates of the TLS workloads (read by tls.lua
+--                     and baseline_tls)
+--   BENCH_LUAJIT      when set, the LuaJIT command that runs lsock's TLS
+--                     sides too (the "lsock (LuaJIT)" column), with
+--   LSOCK_LUAJIT_CPATH  where its lsock.core is (LSOCK_CPATH for it)
 --   BENCH_NOFILE      the descriptor limit (ulimit -n) of the scale processes
 --   BENCH_SCALE       the compiled bench/scale.c
 --   BENCH_BASELINE    the compiled C baseline (bench/baseline.c + baseline_udp.c)
@@ -76,9 +85,14 @@ local ECHO_CLIENTS = count_env("BENCH_ECHO_CLIENTS", "500", 1)
 local ECHO_ROUNDS = count_env("BENCH_ECHO_ROUNDS", "200", 1)
 local ECHO_SECS = count_env("BENCH_ECHO_SECS", "2", 0)
 local MEM_CONNS = count_env("BENCH_MEM_CONNS", "5000", 1)
+local TLS_HANDSHAKES = count_env("BENCH_TLS_HANDSHAKES", "4000", 1)
+local TLS_MIB = count_env("BENCH_TLS_MIB", "8192", 1)
 local NOFILE = count_env("BENCH_NOFILE", "20000", 64)
 local SCALE = env("BENCH_SCALE", "bench/results/scale")
 local BASELINE = env("BENCH_BASELINE", "bench/results/baseline")
+local BASELINE_TLS = env("BENCH_BASELINE_TLS", "bench/results/baseline_tls")
+local LUAJIT = env("BENCH_LUAJIT", "")
+local LUAJIT_CPATH = env("LSOCK_LUAJIT_CPATH", "")
 local RESULTS = env("BENCH_RESULTS", "bench/results")
 local TMP = env("BENCH_TMP", RESULTS)
 local WRAP = env("BENCH_WRAP", "")
@@ -87,13 +101,15 @@ local STRICT = env("BENCH_STRICT", "0") == "1"
 local here = (arg and arg[0] or ""):match("^(.*)/[^/]*$") or "."
 
 local selected = {}
-for name in env("BENCH_LIBS", "luasocket lsock c"):gmatch("%S+") do
+for name in env("BENCH_LIBS", "luasocket luasec lsock c"):gmatch("%S+") do
   selected[name] = true
 end
 
 -- The judged libraries first, the extras after. `cmd(prog)` starts one side
--- with the Lua driver `prog` (stream.lua or dgram.lua); the C baseline is
--- one program for everything.
+-- with the Lua driver `prog` (stream.lua, dgram.lua or tls.lua); the C
+-- baseline is one program for everything but TLS, which has its own
+-- (baseline_tls.c). `tls`: a library of the TLS workloads only (LuaSec;
+-- lsock's TLS sides run again on LuaJIT when run.sh found a build for it).
 local function lua_side(libname)
   return function(prog)
     return shquote(LUA) .. " " .. shquote(here .. "/" .. prog .. ".lua") .. " " .. libname
@@ -102,19 +118,27 @@ end
 local LIBS = {
   { name = "luasocket", title = "LuaSocket", cmd = lua_side("luasocket") },
   { name = "lsock", title = "lsock", cmd = lua_side("lsock") },
-  { name = "c", title = "C", cmd = function() return shquote(BASELINE) end },
+  { name = "c", title = "C",
+    cmd = function(prog) return shquote(prog == "tls" and BASELINE_TLS or BASELINE) end },
   { name = "cqueues", title = "cqueues", extra = true, cmd = lua_side("cqueues") },
   { name = "luv", title = "luv", extra = true,
     cmd = function() return shquote(LUA) .. " " .. shquote(here .. "/luv.lua") end },
+  { name = "luasec", title = "LuaSec", tls = true, cmd = lua_side("luasec") },
+  { name = "lsock_jit", title = "lsock (LuaJIT)", tls = true,
+    cmd = function(prog)
+      return "env LSOCK_CPATH=" .. shquote(LUAJIT_CPATH) .. " " .. shquote(LUAJIT) .. " "
+        .. shquote(here .. "/" .. prog .. ".lua") .. " lsock"
+    end },
 }
 for name in pairs(selected) do
   local known = false
   for _, lib in ipairs(LIBS) do known = known or lib.name == name end
   if not known then
-    io.stderr:write("run.lua: unknown library '", name, "' in BENCH_LIBS (luasocket lsock c cqueues luv)\n")
+    io.stderr:write("run.lua: unknown library '", name, "' in BENCH_LIBS (luasocket luasec lsock c cqueues luv)\n")
     os.exit(2)
   end
 end
+selected.lsock_jit = selected.lsock and LUAJIT ~= "" or nil
 
 -- Workloads, one per row of the table. `modes` lists who runs it and the
 -- mode each one uses ("=ROW": the figure of that row, not run again).
@@ -124,7 +148,8 @@ end
 -- alone); `unix`: the server is given a fresh socket path; `luasocket_from`:
 -- the LuaSocket figure shown in brackets and compared with; `goal`: the
 -- target of lsock's figure, against LuaSocket (`of` nil) or against
--- another row's figure (`of` = { row, lib }).
+-- another row's figure (`of` = { row, lib }). `tls`: a row of the TLS table
+-- (its own columns and goal, below the others).
 local WORKLOADS = {
   {
     name = "lines", count = LINES, unit = "lines",
@@ -184,6 +209,18 @@ local WORKLOADS = {
     label = string.format("unix ping-pong: %d x 64 B", PINGPONG),
     modes = { luasocket = "unix_pingpong", lsock = "unix_pingpong", c = "unix_pingpong" },
   },
+  {
+    name = "tls_handshake", count = TLS_HANDSHAKES, unit = "hs", prog = "tls", tls = true,
+    label = string.format("tls_handshake: %d new connections", TLS_HANDSHAKES),
+    modes = { luasec = "tls_handshake", lsock = "tls_handshake", lsock_jit = "tls_handshake",
+      c = "tls_handshake", cqueues = "tls_handshake" },
+  },
+  {
+    name = "tls_bulk", count = TLS_MIB, unit = "MiB", prog = "tls", tls = true,
+    label = string.format("tls_bulk: %d MiB, receive(65536)", TLS_MIB),
+    modes = { luasec = "tls_bulk", lsock = "tls_bulk", lsock_jit = "tls_bulk", c = "tls_bulk",
+      cqueues = "tls_bulk" },
+  },
 }
 local by_name = {}
 for _, w in ipairs(WORKLOADS) do
@@ -239,7 +276,8 @@ do
     end
     if not known then
       io.stderr:write("run.lua: unknown workload '", name, "' in BENCH_WORKLOADS ",
-        "(lines bulk recv udp_rate udp_recv unix_bulk unix_pingpong poll_scale concurrent_echo idle_memory)\n")
+        "(lines bulk recv udp_rate udp_recv unix_bulk unix_pingpong poll_scale concurrent_echo idle_memory ",
+        "tls_handshake tls_bulk)\n")
       os.exit(2)
     end
   end
@@ -253,6 +291,8 @@ local function fmt_rate(unit, rate)
     return string.format("%.3f M dgram/s", rate / 1e6)
   elseif unit == "rt" then
     return string.format("%.1f k rt/s", rate / 1e3)
+  elseif unit == "hs" then
+    return string.format("%.0f hs/s", rate)
   end
   return string.format("%.0f MiB/s", rate)
 end
@@ -538,13 +578,13 @@ line("")
 
 local below, notes = {}, {}
 local any_main = false
-for _, w in ipairs(WORKLOADS) do any_main = any_main or wanted[w.name] or false end
+for _, w in ipairs(WORKLOADS) do any_main = any_main or (wanted[w.name] and not w.tls) or false end
 if any_main then
   local head = { "workload", "LuaSocket", "lsock", "C", "lsock/LuaSocket", "goal", "lsock/C" }
   local widths = { 42, 17, 16, 16, 15, 15, 7 }
   line("%s", pad(head, widths))
   for _, w in ipairs(WORKLOADS) do
-    if wanted[w.name] then
+    if wanted[w.name] and not w.tls then
       local s, c = best[w.name].lsock, best[w.name].c
       local lw = w.luasocket_from and by_name[w.luasocket_from] or w
       local l = best[lw.name].luasocket
@@ -622,13 +662,58 @@ if any_main then
       for _, lib in ipairs(extras) do
         r[#r + 1] = fmt_ratio(best[w.name].lsock, best[w.name][lib.name])
       end
-      if any then line("%s", pad(r, ew)) end
+      if any and not w.tls then line("%s", pad(r, ew)) end
     end
     if selected.luv then
       line("luv reads with read_start callbacks: lines are split in Lua (string.find), bulk counts")
       line("what arrives, so its bulk figure sits in the recv row.")
     end
   end
+end
+
+-- the TLS table: every library of the TLS workloads in one row
+local any_tls = false
+for _, w in ipairs(WORKLOADS) do any_tls = any_tls or (wanted[w.name] and w.tls) or false end
+if any_tls then
+  if any_main then line("") end
+  line("TLS 1.3 (ECDSA P-256 certificate; every client verifies the chain and the host name, no resumption):")
+  local th = { "workload", "LuaSec", "cqueues", "C", "lsock", "lsock (LuaJIT)",
+    "lsock/LuaSec", "lsock/cqueues", "lsock/C", "jit/C", "goal" }
+  local tw = { 38, 13, 13, 13, 13, 14, 12, 13, 7, 5, 22 }
+  line("%s", pad(th, tw))
+  for _, w in ipairs(WORKLOADS) do
+    if wanted[w.name] and w.tls then
+      local b = best[w.name]
+      local s = b.lsock
+      -- lsock ahead of LuaSec and cqueues and at least 0.9x C, judged on
+      -- the figures that are there
+      local ok
+      if s then
+        for _, o in ipairs({ { b.luasec, 1 }, { b.cqueues, 1 }, { b.c, 0.9 } }) do
+          if o[1] then
+            local pass = (o[2] == 1 and s > o[1]) or (o[2] ~= 1 and s >= o[2] * o[1])
+            ok = (ok ~= false) and pass
+          end
+        end
+      end
+      local goal = ">LuaSec,cq >=0.9xC" .. (ok ~= nil and (" " .. (ok and "ok" or "BELOW")) or "")
+      if ok == false then below[#below + 1] = w.name end
+      line("%s", pad({ w.label, cell(w, "luasec"), cell(w, "cqueues"), cell(w, "c"), cell(w, "lsock"),
+        cell(w, "lsock_jit"), fmt_ratio(s, b.luasec), fmt_ratio(s, b.cqueues), fmt_ratio(s, b.c),
+        fmt_ratio(b.lsock_jit, b.c), goal }, tw))
+    end
+  end
+  line("")
+  line("hs/s: handshakes per second at the client, each a new TCP connection, a full handshake and a")
+  line("16-byte message read; MiB/s: at the reader, from the end of the handshake. Both sides are the")
+  line("library under test. Goal (lsock on %s): ahead of LuaSec and cqueues, at least 0.9x C.", LUA)
+  if selected.lsock_jit then
+    line("lsock (LuaJIT): the same sides on %s; jit/C: its figure over C's.", LUAJIT)
+  elseif selected.lsock then
+    line("lsock (LuaJIT): not run (run.sh found no LuaJIT build: LSOCK_LUAJIT_CPATH, make LUA=luajit).")
+  end
+  line("LuaSec 1.2 has no host name check: its client compares the certificate's DNS names in Lua;")
+  line("cqueues sends no close_notify (bench/README.md).")
 end
 
 -- the many-connection table: every library in one row

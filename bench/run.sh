@@ -12,10 +12,11 @@
 #   LSOCK_CPATH   where lsock.core is, a package.cpath template
 #                 (build/$LUA/?.so, that is build/lua5.4/lsock/core.so)
 #   CC            C compiler for the baseline (cc)
-#   BENCH_LIBS    libraries to run ("luasocket lsock c"; extras: cqueues luv)
+#   BENCH_LIBS    libraries to run ("luasocket luasec lsock c"; extras:
+#                 cqueues luv; luasec runs the TLS workloads only)
 #   BENCH_WORKLOADS  workloads to run (all): lines bulk recv udp_rate
 #                 udp_recv unix_bulk unix_pingpong poll_scale concurrent_echo
-#                 idle_memory
+#                 idle_memory tls_handshake tls_bulk
 #   BENCH_RUNS    runs per library and workload, the best counts (3)
 #   BENCH_LINES   lines in the lines workload (2000000)
 #   BENCH_MIB     MiB in the TCP bulk workloads (512)
@@ -30,6 +31,11 @@
 #   BENCH_MEM_CONNS       idle_memory's connections (5000)
 #   BENCH_NOFILE  ulimit -n of the many-connection processes (20000, at most
 #                 the hard limit)
+#   BENCH_TLS_HANDSHAKES  handshakes in tls_handshake (4000)
+#   BENCH_TLS_MIB         MiB in tls_bulk (8192)
+#   BENCH_LUAJIT  the LuaJIT that runs lsock's TLS sides a second time
+#                 (luajit; empty: not at all)
+#   LSOCK_LUAJIT_CPATH    where its lsock.core is (build/luajit/?.so)
 #   BENCH_STRICT  1: also fail when lsock/LuaSocket is below its goal
 set -eu
 
@@ -44,7 +50,7 @@ die() {
 
 LUA=${LUA:-lua5.4}
 CC=${CC:-cc}
-BENCH_LIBS=${BENCH_LIBS:-luasocket lsock c}
+BENCH_LIBS=${BENCH_LIBS:-luasocket luasec lsock c}
 BENCH_WORKLOADS=${BENCH_WORKLOADS:-all}
 results=$root/bench/results
 
@@ -53,10 +59,42 @@ has_lib() {
 }
 for lib in $BENCH_LIBS; do
     case $lib in
-    luasocket | lsock | c | cqueues | luv) ;;
-    *) die "unknown library '$lib' in BENCH_LIBS (luasocket lsock c cqueues luv)" ;;
+    luasocket | luasec | lsock | c | cqueues | luv) ;;
+    *) die "unknown library '$lib' in BENCH_LIBS (luasocket luasec lsock c cqueues luv)" ;;
     esac
 done
+
+# The TLS workloads (tls_handshake, tls_bulk) need LuaSec and luaossl (the
+# contexts of cqueues' TLS), which scripts/deps.sh does not install: the
+# bench installs them here when they are missing and selected, the same way
+# (Debian's archive, as root or with sudo).
+wants_tls=""
+case " $BENCH_WORKLOADS " in
+*" all "* | *" tls_handshake "* | *" tls_bulk "*) wants_tls=1 ;;
+esac
+if [ -n "$wants_tls" ]; then
+    tls_packages="openssl libssl-dev"
+    has_lib luasec && tls_packages="$tls_packages lua-sec lua-socket"
+    has_lib cqueues && tls_packages="$tls_packages lua-luaossl"
+    missing=""
+    for p in $tls_packages; do
+        dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "ok installed" || missing="$missing $p"
+    done
+    if [ -n "$missing" ] && command -v apt-get >/dev/null 2>&1; then
+        echo "bench: installing for the TLS workloads:$missing" >&2
+        SUDO=""
+        [ "$(id -u)" = 0 ] || SUDO=sudo
+        if [ -z "$SUDO" ] || command -v sudo >/dev/null 2>&1; then
+            # shellcheck disable=SC2086
+            { $SUDO apt-get update -qq &&
+                DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends \
+                    $missing >/dev/null; } ||
+                echo "bench: installing$missing failed; the checks below say what is missing" >&2
+        else
+            echo "bench: run as root, or install these packages first:$missing" >&2
+        fi
+    fi
+fi
 
 command -v "$LUA" >/dev/null 2>&1 ||
     die "no Lua interpreter '$LUA' on PATH (set LUA, e.g. LUA=lua5.4)"
@@ -106,11 +144,53 @@ if has_lib lsock; then
 $v"
     versions="$versions, $v ($found)"
 fi
+if [ -n "$wants_tls" ] && has_lib luasec; then
+    v=$("$LUA" -e 'require "socket"; io.write("LuaSec ", require("ssl")._VERSION)' 2>&1) ||
+        die "LuaSec is not installed for $LUA (require \"ssl\" fails; Debian: apt-get install lua-sec), or leave luasec out of BENCH_LIBS:
+$v"
+    versions="$versions, $v"
+fi
+# lsock's TLS: lsock.core from LSOCK_CPATH and lua/lsock/tls.lua of this tree
+lsock_tls_check='package.cpath = os.getenv("LSOCK_CPATH") .. ";" .. package.cpath
+    package.path = "lua/?.lua;lua/?/init.lua;" .. package.path
+    require "lsock.tls"
+    local core = require "lsock.core"
+    assert(core.tls_context and core.tls_wrap, "lsock.core has no tls_context/tls_wrap (an older build?)")'
+if [ -n "$wants_tls" ] && has_lib lsock; then
+    v=$("$LUA" -e "$lsock_tls_check" 2>&1) ||
+        die "this lsock build has no TLS (require \"lsock.tls\" fails with $LUA); leave tls_handshake and tls_bulk out of BENCH_WORKLOADS or lsock out of BENCH_LIBS:
+$v"
+fi
+# ... and the same TLS sides again on LuaJIT, when there is a build for it
+BENCH_LUAJIT=${BENCH_LUAJIT-luajit}
+if [ -n "$wants_tls" ] && has_lib lsock && [ -n "$BENCH_LUAJIT" ]; then
+    LSOCK_LUAJIT_CPATH=${LSOCK_LUAJIT_CPATH:-$root/build/luajit/?.so}
+    case $LSOCK_LUAJIT_CPATH in /*) ;; *) LSOCK_LUAJIT_CPATH=$caller_pwd/$LSOCK_LUAJIT_CPATH ;; esac
+    if ! command -v "$BENCH_LUAJIT" >/dev/null 2>&1; then
+        echo "bench: no '$BENCH_LUAJIT' on PATH: lsock (LuaJIT) is not run" >&2
+        BENCH_LUAJIT=""
+    elif ! v=$(LSOCK_CPATH=$LSOCK_LUAJIT_CPATH "$BENCH_LUAJIT" -e "$lsock_tls_check" 2>&1); then
+        echo "bench: no lsock TLS build for $BENCH_LUAJIT in LSOCK_LUAJIT_CPATH=$LSOCK_LUAJIT_CPATH (make LUA=luajit): lsock (LuaJIT) is not run
+$v" >&2
+        BENCH_LUAJIT=""
+    else
+        versions="$versions, lsock on $("$BENCH_LUAJIT" -e 'io.write(jit.version)') (${LSOCK_LUAJIT_CPATH//\?/lsock/core})"
+    fi
+else
+    BENCH_LUAJIT=""
+fi
+LSOCK_LUAJIT_CPATH=${LSOCK_LUAJIT_CPATH:-}
 if has_lib cqueues; then
     v=$("$LUA" -e 'require "cqueues.socket"; io.write("cqueues ", require("cqueues").VERSION)' 2>&1) ||
         die "cqueues is not installed for $LUA (Debian: lua-cqueues), or leave it out of BENCH_LIBS:
 $v"
     versions="$versions, $v"
+    if [ -n "$wants_tls" ]; then
+        v=$("$LUA" -e 'require "openssl.ssl.context"; io.write("luaossl")' 2>&1) ||
+            die "luaossl is not installed for $LUA (cqueues' TLS needs openssl.ssl.context; Debian: lua-luaossl), or leave cqueues out of BENCH_LIBS:
+$v"
+        versions="$versions, $v"
+    fi
 fi
 if has_lib luv; then
     v=$("$LUA" -e 'io.write("luv ", require("luv").version_string())' 2>&1) ||
@@ -157,6 +237,42 @@ if [ -n "$needs_baseline" ]; then
     has_lib c && versions="$versions, C baseline ($CC -O2)"
 fi
 
+# The TLS workloads: fresh certificates for every run of the bench (an
+# ECDSA P-256 CA and a P-256 server certificate for localhost and
+# 127.0.0.1 that it signed), and the C baseline with OpenSSL.
+tls_dir=$results/tls
+baseline_tls=$results/baseline_tls
+if [ -n "$wants_tls" ]; then
+    command -v openssl >/dev/null 2>&1 ||
+        die "no openssl command for the TLS certificates (Debian: openssl), or leave tls_handshake and tls_bulk out of BENCH_WORKLOADS"
+    rm -rf "$tls_dir"
+    mkdir -p "$tls_dir"
+    printf '%s\n' "basicConstraints=critical,CA:FALSE" "keyUsage=critical,digitalSignature" \
+        "extendedKeyUsage=serverAuth" "subjectAltName=DNS:localhost,IP:127.0.0.1" >"$tls_dir/server.ext"
+    {
+        openssl genpkey -algorithm EC -pkeyopt ec_paramgen_curve:P-256 -out "$tls_dir/ca.key" &&
+            openssl req -x509 -new -key "$tls_dir/ca.key" -sha256 -days 30 \
+                -subj "/O=lsock bench/CN=lsock bench CA" \
+                -addext "basicConstraints=critical,CA:TRUE" -addext "keyUsage=critical,keyCertSign,cRLSign" \
+                -out "$tls_dir/ca.pem" &&
+            openssl genpkey -algorithm EC -pkeyopt ec_paramgen_curve:P-256 -out "$tls_dir/server.key" &&
+            openssl req -new -key "$tls_dir/server.key" -subj "/O=lsock bench/CN=localhost" -out "$tls_dir/server.csr" &&
+            openssl x509 -req -in "$tls_dir/server.csr" -CA "$tls_dir/ca.pem" -CAkey "$tls_dir/ca.key" \
+                -set_serial 2 -days 30 -sha256 -extfile "$tls_dir/server.ext" -out "$tls_dir/server.pem" &&
+            openssl verify -CAfile "$tls_dir/ca.pem" -verify_hostname localhost "$tls_dir/server.pem"
+    } >"$tls_dir/openssl.log" 2>&1 || die "making the TLS certificates failed:
+$(cat "$tls_dir/openssl.log")"
+    if has_lib c; then
+        command -v "$CC" >/dev/null 2>&1 ||
+            die "no C compiler '$CC' for the TLS baseline (set CC, or leave c out of BENCH_LIBS)"
+        ssl_flags=$(pkg-config --cflags --libs openssl 2>/dev/null || echo "-lssl -lcrypto")
+        # shellcheck disable=SC2086
+        "$CC" -O2 -Wall -Wextra -Werror -o "$baseline_tls" bench/baseline_tls.c $ssl_flags ||
+            die "bench/baseline_tls.c does not compile ($CC -O2 -Wall -Wextra -Werror bench/baseline_tls.c $ssl_flags; Debian: libssl-dev)"
+        versions="$versions, C TLS baseline ($CC -O2, $(openssl version | cut -d' ' -f1-2))"
+    fi
+fi
+
 # the unix socket paths of the unix workloads live in a private directory
 tmp=$(mktemp -d "${TMPDIR:-/tmp}/lsock-bench.XXXXXX") || die "mktemp -d failed"
 trap 'rm -rf "$tmp"' EXIT
@@ -177,7 +293,10 @@ BENCH_SCALE=$scale
 BENCH_RESULTS=$results
 BENCH_TMP=$tmp
 BENCH_WRAP=$wrap
+BENCH_BASELINE_TLS=$baseline_tls
+BENCH_TLS_DIR=$tls_dir
 export LUA BENCH_LIBS BENCH_WORKLOADS BENCH_HEADER BENCH_BASELINE BENCH_SCALE BENCH_RESULTS BENCH_TMP BENCH_WRAP
+export BENCH_BASELINE_TLS BENCH_TLS_DIR BENCH_LUAJIT LSOCK_LUAJIT_CPATH
 
 echo "bench: $BENCH_HEADER" >&2
 "$LUA" bench/run.lua
