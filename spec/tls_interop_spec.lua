@@ -61,8 +61,8 @@ end)
 -- all it printed.
 local function s_server(args)
   local port = free_port()
-  local cmd = ("echo $$; exec env -u LD_PRELOAD timeout 20 openssl s_server -accept 127.0.0.1:%d -cert %s -key %s %s 2>&1")
-    :format(port, q(C.server.cert), q(C.server.key), args or "")
+  local cmd = ("echo $$; exec env -u LD_PRELOAD timeout 20 openssl s_server -accept 127.0.0.1:%d " ..
+    "-cert %s -key %s %s 2>&1"):format(port, q(C.server.cert), q(C.server.key), args or "")
   local f = assert(io.popen(cmd, "r"))
   local pid = f:read("*l")
   local seen = {}
