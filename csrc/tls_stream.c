@@ -240,9 +240,13 @@ static long tls_write(void *obj, const char *src, size_t n, int *want) {
     return h == 0 ? -EPIPE : h;
 }
 
+/* What OpenSSL holds can be read now, unless the last read waited for
+ * more: then it is part of a record still arriving (a read returns
+ * every complete record OpenSSL holds before it waits), and reporting it
+ * would make select and pollers spin until the record is whole. */
 static int tls_holds_input(const lsk_stream *st) {
     const lsk_tls *t = (const lsk_tls *)st;
-    return t->ssl != NULL && SSL_has_pending(t->ssl);
+    return t->ssl != NULL && !(st->pending & LSK_WANT_READ) && SSL_has_pending(t->ssl);
 }
 
 static const char *tls_message(void *obj) {

@@ -1345,6 +1345,41 @@ describe("lsock.tls", function()
       p:close()
     end)
 
+    it("is not reported readable while only part of a record has come", function()
+      -- client <-> (cb ... sb) <-> server, the bytes between relayed by hand
+      local ca, cb = lsock.socketpair()
+      local sa, sb = lsock.socketpair()
+      for _, x in ipairs({ ca, cb, sa, sb }) do track(x):settimeout(util.TIMEOUT) end
+      local c = track(tls.wrap(ca, client_ctx(), "localhost"))
+      local s = track(tls.wrap(sa, server_ctx()))
+      c:settimeout(0)
+      s:settimeout(0)
+      local function relay(from, to, limit)
+        from:settimeout(0)
+        local data = from:recv(limit or 65536)
+        if data then assert.equal(#data, to:send(data)) end
+        return data
+      end
+      for _ = 1, 20 do
+        local okc, oks = c:handshake(), s:handshake()
+        if okc and oks then break end
+        relay(cb, sb)
+        relay(sb, cb)
+      end
+      assert.is_true(c:verified())
+      assert.equal(6, s:send("hello\n"))
+      lsock.sleep(0.05)
+      relay(sb, cb, 10) -- the first 10 bytes of the record only
+      assert.same({ nil, "timeout", "" }, { c:receive() })
+      assert.is_false(c:dirty())
+      assert.same({ {}, {}, "timeout" }, { lsock.select({ c }, nil, 0) })
+      relay(sb, cb)     -- the rest
+      local r = lsock.select({ c }, nil, 1)
+      assert.equal(c, r[1])
+      c:settimeout(util.TIMEOUT)
+      assert.equal("hello", c:receive())
+    end)
+
     it("answers each stream with its own failure: no error leaks from one into another", function()
       -- A fails its check of the host name, B its check of the CA; then C,
       -- a good one, works as if nothing had failed before it.
