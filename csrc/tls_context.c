@@ -231,9 +231,17 @@ static int choose_context(SSL *ssl, int *alert, void *arg) {
             t->own_msg = 1;
             *alert = SSL_AD_INTERNAL_ERROR;
             ok = SSL_TLSEXT_ERR_ALERT_FATAL;
-        } else if (chosen != c && SSL_set_SSL_CTX(ssl, chosen->ctx) == NULL) {
-            *alert = SSL_AD_INTERNAL_ERROR;
-            ok = SSL_TLSEXT_ERR_ALERT_FATAL;
+        } else if (chosen != c) {
+            /* OpenSSL takes the certificate, key and ALPN from the chosen
+             * context; its client-certificate policy is set here. The
+             * versions and ciphers were settled by the first context. */
+            if (SSL_set_SSL_CTX(ssl, chosen->ctx) == NULL) {
+                *alert = SSL_AD_INTERNAL_ERROR;
+                ok = SSL_TLSEXT_ERR_ALERT_FATAL;
+            } else {
+                SSL_set_verify(ssl, SSL_CTX_get_verify_mode(chosen->ctx), NULL);
+                SSL_set_client_CA_list(ssl, SSL_dup_CA_list(SSL_CTX_get_client_CA_list(chosen->ctx)));
+            }
         }
     }
     lua_settop(L, top);

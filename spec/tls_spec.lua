@@ -819,6 +819,55 @@ describe("lsock.tls", function()
     end)
   end)
 
+  describe("SNI, more", function()
+    local function other_ctx(opts)
+      return server_ctx(copy({ cert = C.other.cert, key = C.other.key }, opts))
+    end
+
+    it("matches '*.name' in an sni table for one level of subdomain", function()
+      local sctx = server_ctx({ sni = { ["*.test"] = other_ctx() } })
+      local c = connected({ verify = false }, sctx, "tcp", "other.test")
+      assert.equal("CN=other.test,O=lsock", c:peercert().subject)
+      local c2 = connected({ verify = false }, sctx, "tcp", "a.b.test")
+      assert.equal("CN=localhost,O=lsock", c2:peercert().subject)
+    end)
+
+    it("fails the handshake when the sni function raises, and serves the next client", function()
+      local sctx = server_ctx({ sni = function(name)
+        if name == "other.test" then error("no such tenant") end
+        return nil
+      end })
+      local c, s = wrapped(nil, sctx, "tcp", "other.test")
+      local rc, rs = handshake_both(c, s)
+      assert.is_nil(rc[1])
+      assert.is_nil(rs[1])
+      assert.matches("tls handshake: sni: .*no such tenant", rs[2])
+      local c2 = connected(nil, sctx, "tcp", "localhost")
+      assert.is_true(c2:verified())
+    end)
+
+    it("fails the handshake when the sni function answers something else than a server context", function()
+      local sctx = server_ctx({ sni = function() return client_ctx() end })
+      local c, s = wrapped(nil, sctx, "tcp", "localhost")
+      local _, rs = handshake_both(c, s)
+      assert.is_nil(rs[1])
+      assert.matches("a server context expected", rs[2], 1, true)
+    end)
+
+    it("takes the chosen context's client-certificate policy", function()
+      local sctx = server_ctx({ sni = { ["other.test"] = other_ctx({ verify = "require", ca = C.ca.cert }) } })
+      local c, s = wrapped({ verify = false }, sctx, "tcp", "other.test")
+      local _, rs = handshake_both(c, s)
+      assert.is_nil(rs[1])
+      assert.matches("peer did not return a certificate", rs[2], 1, true)
+      local c2, s2 = connected({ verify = false, cert = C.client.cert, key = C.client.key }, sctx, "tcp",
+        "other.test")
+      assert.matches("CN=lsock client", s2:peercert().subject, 1, true)
+      assert.is_true(s2:verified())
+      assert.equal("other.test", c2:servername())
+    end)
+  end)
+
   describe("ALPN", function()
 
     it("both ends agree on the protocol, the server's preference first", function()
