@@ -214,6 +214,7 @@ static int choose_context(SSL *ssl, int *alert, void *arg) {
         return SSL_TLSEXT_ERR_ALERT_FATAL;
     }
     for (i = 0; i < n; i++) lower[i] = (char)tolower((unsigned char)name[i]);
+    lower[n] = '\0';
     top = lua_gettop(L);
     lua_pushcfunction(L, sni_choose);
     lua_rawgeti(L, LUA_REGISTRYINDEX, c->sni_ref);
