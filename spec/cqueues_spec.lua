@@ -347,3 +347,52 @@ describe("cqueues waiting on an lsock poller", function()
     assert.equal("tag", seen[1][3])
   end)
 end)
+
+describe("cqueues driving lsock TLS streams", function()
+  local tls = require "lsock.tls"
+  local certs = require "helpers.certs"
+  local C
+  setup(function() C = certs.get() end)
+  teardown(function() certs.cleanup() end)
+
+  -- The handshake with timeout 0, waiting with cqueues.poll(t) for what
+  -- events() says; returns the events it waited for.
+  local function cq_handshake(t)
+    local seen = {}
+    for _ = 1, MAX_TURNS do
+      local ok, err = t:handshake()
+      if ok then return seen end
+      assert.equal("timeout", err)
+      seen[#seen + 1] = t:events()
+      cqueues.poll(t)
+    end
+    error("the handshake never finished")
+  end
+
+  it_cq("shakes hands and exchanges lines, each side a cqueues coroutine waiting on pollfd/events", function()
+    local a, b = nb_pair()
+    local client = track(tls.wrap(a, { ca = C.ca.cert }, "localhost"))
+    local server = track(tls.wrap(b, { mode = "server", cert = C.server.cert, key = C.server.key }))
+    local got, waited = {}, {}
+    local cq = cqueues.new()
+    cq:wrap(function()
+      waited.server = cq_handshake(server)
+      for _ = 1, 3 do
+        local line = cq_receive(server, "l")
+        assert.equal(#line + 1, server:send(line .. "\n"))
+      end
+    end)
+    cq:wrap(function()
+      waited.client = cq_handshake(client)
+      for i = 1, 3 do
+        assert.equal(7, client:send("line " .. i .. "\n"))
+        got[i] = cq_receive(client, "l")
+      end
+    end)
+    run(cq)
+    assert.same({ "line 1", "line 2", "line 3" }, got)
+    assert.is_true(#waited.client > 0 and #waited.server > 0, "both ends waited at least once")
+    assert.equal("r", waited.server[1])
+    assert.is_true(client:verified())
+  end)
+end)
