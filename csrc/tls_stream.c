@@ -130,7 +130,9 @@ static long failure(lsk_tls *t, int e, const char *what) {
          * so it ends the stream as a reset does, not as an end. */
         r = -ECONNRESET;
     } else if (ERR_GET_LIB(q) == ERR_LIB_SSL && ERR_GET_REASON(q) == SSL_R_PROTOCOL_IS_SHUTDOWN) {
-        r = -EPIPE; /* sending after shutdown("send") */
+        /* Sending after shutdown("send"): that direction only is closed. */
+        ERR_clear_error();
+        return -EPIPE;
     } else if (t->own_msg) {
         r = -LSK_ETRANSPORT; /* the SNI selection's own words */
     } else {

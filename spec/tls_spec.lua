@@ -579,6 +579,16 @@ describe("lsock.tls", function()
       assert.same({ "last words" }, three(c:receive("a")))
     end)
 
+    it("answers 'closed' to a send after shutdown('send') and still receives", function()
+      local c, s = connected()
+      assert.is_true(c:shutdown("send"))
+      local r = { c:send("late") }
+      assert.same({ nil, "closed" }, { r[1], r[2] })
+      assert.equal(6, s:send("reply\n"))
+      assert.same({ "reply" }, three(c:receive()))
+      assert.same({ "" }, three(s:receive("a")))
+    end)
+
     it("shutdown('send') sends close_notify and leaves the other direction open", function()
       local c, s = connected()
       assert.equal(10, s:send("last words"))
