@@ -36,14 +36,19 @@ static int ex_index = -1;
 
 /* ---- the BIO over the socket's descriptor --------------------------------- */
 
-static int bio_write(BIO *b, const char *p, int n) {
+/* The stream of b, its retry flags cleared; NULL once it is closed. */
+static lsk_tls *bio_stream(BIO *b) {
     lsk_tls *t = (lsk_tls *)BIO_get_data(b);
-    long r;
     BIO_clear_retry_flags(b);
-    if (t->st.fd < 0) {
-        t->oserr = EBADF;
-        return -1;
-    }
+    if (t->st.fd >= 0) return t;
+    t->oserr = EBADF;
+    return NULL;
+}
+
+static int bio_write(BIO *b, const char *p, int n) {
+    lsk_tls *t = bio_stream(b);
+    long r;
+    if (t == NULL) return -1;
     r = lsk_send(t->st.fd, p, (size_t)n);
     if (r >= 0) return (int)r;
     if (r == -EAGAIN || r == -EWOULDBLOCK) BIO_set_retry_write(b);
@@ -52,13 +57,9 @@ static int bio_write(BIO *b, const char *p, int n) {
 }
 
 static int bio_read(BIO *b, char *p, int n) {
-    lsk_tls *t = (lsk_tls *)BIO_get_data(b);
+    lsk_tls *t = bio_stream(b);
     long r;
-    BIO_clear_retry_flags(b);
-    if (t->st.fd < 0) {
-        t->oserr = EBADF;
-        return -1;
-    }
+    if (t == NULL) return -1;
     if (t->sock != NULL && lsk_buffer_len(&t->sock->st.in) > 0) {
         lsk_buffer *in = &t->sock->st.in;
         size_t k = lsk_buffer_len(in) < (size_t)n ? lsk_buffer_len(in) : (size_t)n;
