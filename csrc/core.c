@@ -9,6 +9,17 @@
 
 #define LSOCK_VERSION "lsock 0.1.0"
 
+void lsk_new_class(lua_State *L, const char *name, const luaL_Reg *meta, const luaL_Reg *methods) {
+    luaL_newmetatable(L, name);
+    lua_pushstring(L, name);
+    lua_setfield(L, -2, "__name"); /* 5.1/5.2 do not set it themselves */
+    luaL_setfuncs(L, meta, 0);
+    lua_newtable(L);
+    luaL_setfuncs(L, methods, 0);
+    lua_setfield(L, -2, "__index");
+    lua_pop(L, 1);
+}
+
 static int l_gettime(lua_State *L) {
     lua_pushnumber(L, lsk_walltime());
     return 1;

@@ -112,6 +112,12 @@ int lsk_scheduler_new(lua_State *L); /* core._scheduler([backend]) */
 int lsk_intask(lua_State *L);        /* core._intask() */
 void lsk_scheduler_open(lua_State *L);
 
+/* ---- classes (core.c) ------------------------------------------------ */
+
+/* Register the metatable `name` of an object type: its __name, the
+ * metamethods in meta and the methods (__index) in methods. */
+void lsk_new_class(lua_State *L, const char *name, const luaL_Reg *meta, const luaL_Reg *methods);
+
 /* ---- results (errors.c) --------------------------------------------- */
 
 /* Push nil, "<what>: <os text>", errno and return 3. */
@@ -189,7 +195,14 @@ int lsk_stream_receive(lua_State *L, lsk_stream *st, void *obj);
 int lsk_stream_recv(lua_State *L, lsk_stream *st, void *obj);
 int lsk_stream_send(lua_State *L, lsk_stream *st, void *obj);
 int lsk_stream_settimeout(lua_State *L, lsk_stream *st);
-/* getstats(), events() and timeout() of every stream object. */
+/* nil, message, errno for the transport failure err of st (obj its
+ * object): "<what>: <os text>", or for LSK_ETRANSPORT the transport's own
+ * message and no errno. */
+int lsk_stream_fail(lua_State *L, lsk_stream *st, void *obj, int err, const char *what);
+/* getfd(), dirty(), getstats(), events() and timeout() of every stream
+ * object. */
+int lsk_stream_getfd(lua_State *L, lsk_stream *st);
+int lsk_stream_dirty(lua_State *L, lsk_stream *st);
 int lsk_stream_getstats(lua_State *L, lsk_stream *st);
 int lsk_stream_events(lua_State *L, lsk_stream *st);
 int lsk_stream_timeout(lua_State *L, lsk_stream *st);
@@ -256,6 +269,12 @@ int lsk_check_wait_ms(lua_State *L, int idx);
 /* A read left input buffered in st: pollers and the loop report it
  * readable (pollset.c). */
 void lsk_poll_dirty(lsk_stream *st);
+/* After a read: input left for later is readable for the pollers at
+ * once. Returns nresults, the read's results. */
+static inline int lsk_read_done(lsk_stream *st, int nresults) {
+    if (st->polls != NULL && lsk_stream_has_input(st)) lsk_poll_dirty(st);
+    return nresults;
+}
 /* st is closing: remove it from every poller and from the loop, while its
  * descriptor is still open (pollset.c). */
 void lsk_poll_forget(lsk_stream *st);

@@ -320,20 +320,13 @@ static const luaL_Reg methods[] = {
     {"count", po_count},     {"close", po_close},     {NULL, NULL},
 };
 
-void lsk_poller_open(lua_State *L) {
-    luaL_newmetatable(L, LSOCK_POLLER);
-    lua_pushliteral(L, LSOCK_POLLER);
-    lua_setfield(L, -2, "__name");
-    lua_pushcfunction(L, po_gc);
-    lua_setfield(L, -2, "__gc");
+static const luaL_Reg metamethods[] = {
+    {"__gc", po_gc},
 #if LSOCK_HAVE_CLOSE
-    lua_pushcfunction(L, po_close);
-    lua_setfield(L, -2, "__close");
+    {"__close", po_close},
 #endif
-    lua_pushcfunction(L, po_tostring);
-    lua_setfield(L, -2, "__tostring");
-    luaL_newlibtable(L, methods);
-    luaL_setfuncs(L, methods, 0);
-    lua_setfield(L, -2, "__index");
-    lua_pop(L, 1);
-}
+    {"__tostring", po_tostring},
+    {NULL, NULL},
+};
+
+void lsk_poller_open(lua_State *L) { lsk_new_class(L, LSOCK_POLLER, metamethods, methods); }

@@ -170,13 +170,6 @@ static int q_gc(lua_State *L) {
 
 void lsk_resolve_open(lua_State *L) {
     static const luaL_Reg methods[] = {{"getfd", q_getfd}, {"result", q_result}, {NULL, NULL}};
-    luaL_newmetatable(L, LSOCK_QUERY);
-    lua_pushliteral(L, LSOCK_QUERY);
-    lua_setfield(L, -2, "__name");
-    lua_pushcfunction(L, q_gc);
-    lua_setfield(L, -2, "__gc");
-    luaL_newlibtable(L, methods);
-    luaL_setfuncs(L, methods, 0);
-    lua_setfield(L, -2, "__index");
-    lua_pop(L, 1);
+    static const luaL_Reg meta[] = {{"__gc", q_gc}, {NULL, NULL}};
+    lsk_new_class(L, LSOCK_QUERY, meta, methods);
 }

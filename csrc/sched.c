@@ -493,8 +493,7 @@ static int finish_op(lua_State *L, sched *S, unsigned ti) {
         return -1;
     }
     /* Input left buffered is readable for whoever else waits on it. */
-    if (st->polls != NULL && lsk_stream_has_input(st)) lsk_poll_dirty(st);
-    return n;
+    return lsk_read_done(st, n);
 }
 
 /* Call the parked method of task ti again (its arguments are what the
@@ -743,13 +742,6 @@ static const luaL_Reg methods[] = {
 };
 
 void lsk_scheduler_open(lua_State *L) {
-    luaL_newmetatable(L, LSOCK_SCHED);
-    lua_pushliteral(L, LSOCK_SCHED);
-    lua_setfield(L, -2, "__name");
-    lua_pushcfunction(L, sc_gc);
-    lua_setfield(L, -2, "__gc");
-    luaL_newlibtable(L, methods);
-    luaL_setfuncs(L, methods, 0);
-    lua_setfield(L, -2, "__index");
-    lua_pop(L, 1);
+    static const luaL_Reg meta[] = {{"__gc", sc_gc}, {NULL, NULL}};
+    lsk_new_class(L, LSOCK_SCHED, meta, methods);
 }

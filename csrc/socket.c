@@ -428,12 +428,6 @@ static int sock_shutdown(lua_State *L) {
 
 /* ---- I/O: streams to stream.c, messages to dgram.c --------------------- */
 
-/* After a read: input left buffered is readable for the pollers at once. */
-static int read_done(lsk_socket *s, int nresults) {
-    if (s->st.polls != NULL && lsk_buffer_len(&s->st.in) > 0) lsk_poll_dirty(&s->st);
-    return nresults;
-}
-
 lsk_stream *lsk_tostream(lua_State *L, int idx) {
     lsk_socket *s = to_socket(L, idx);
     lsk_tls *t;
@@ -451,14 +445,14 @@ static int sock_send(lua_State *L) {
 static int sock_receive(lua_State *L) {
     lsk_socket *s = check_io_socket(L, "receive");
     if (s->type != SOCK_STREAM) lsk_wrong_kind(L, s, "receive", "stream");
-    return read_done(s, lsk_stream_receive(L, &s->st, s));
+    return lsk_read_done(&s->st, lsk_stream_receive(L, &s->st, s));
 }
 
 static int sock_recv(lua_State *L) {
     int top = lua_gettop(L);
     lsk_socket *s = check_io_socket(L, "recv");
-    if (s->type == SOCK_STREAM) return read_done(s, lsk_stream_recv(L, &s->st, s));
-    return lsk_park_call(L, sock_recv, top, read_done(s, lsk_msg_recv(L, s)));
+    if (s->type == SOCK_STREAM) return lsk_read_done(&s->st, lsk_stream_recv(L, &s->st, s));
+    return lsk_park_call(L, sock_recv, top, lsk_read_done(&s->st, lsk_msg_recv(L, s)));
 }
 
 /* sendto, recvfrom and the batches: every type but stream. */
@@ -475,13 +469,13 @@ static int sock_sendto(lua_State *L) {
 static int sock_recvfrom(lua_State *L) {
     int top = lua_gettop(L);
     lsk_socket *s = check_message_socket(L, "recvfrom");
-    return lsk_park_call(L, sock_recvfrom, top, read_done(s, lsk_msg_recvfrom(L, s)));
+    return lsk_park_call(L, sock_recvfrom, top, lsk_read_done(&s->st, lsk_msg_recvfrom(L, s)));
 }
 static int sock_sendmany(lua_State *L) { return lsk_msg_sendmany(L, check_message_socket(L, "sendmany")); }
 static int sock_recvmany(lua_State *L) {
     int top = lua_gettop(L);
     lsk_socket *s = check_message_socket(L, "recvmany");
-    return lsk_park_call(L, sock_recvmany, top, read_done(s, lsk_msg_recvmany(L, s)));
+    return lsk_park_call(L, sock_recvmany, top, lsk_read_done(&s->st, lsk_msg_recvmany(L, s)));
 }
 
 /* Descriptor passing and credentials: unix sockets only. */
@@ -498,7 +492,7 @@ static int sock_sendmsg(lua_State *L) {
 static int sock_recvmsg(lua_State *L) {
     int top = lua_gettop(L);
     lsk_socket *s = (check_io_socket(L, "recvmsg"), check_unix_socket(L, "recvmsg"));
-    return lsk_park_call(L, sock_recvmsg, top, read_done(s, lsk_unix_recvmsg(L, s)));
+    return lsk_park_call(L, sock_recvmsg, top, lsk_read_done(&s->st, lsk_unix_recvmsg(L, s)));
 }
 static int sock_peercred(lua_State *L) { return lsk_unix_peercred(L, check_unix_socket(L, "peercred")); }
 
@@ -524,12 +518,7 @@ static int sock_name(lua_State *L, int peer) {
 static int sock_getsockname(lua_State *L) { return sock_name(L, 0); }
 static int sock_getpeername(lua_State *L) { return sock_name(L, 1); }
 
-static int sock_getfd(lua_State *L) {
-    lsk_socket *s = check_socket(L);
-    if (s->st.fd < 0) return lsk_closed_result(L);
-    lua_pushinteger(L, s->st.fd);
-    return 1;
-}
+static int sock_getfd(lua_State *L) { return lsk_stream_getfd(L, &check_socket(L)->st); }
 
 static int sock_family(lua_State *L) {
     lua_pushstring(L, lsk_family_name(check_socket(L)->family));
@@ -541,10 +530,7 @@ static int sock_type(lua_State *L) {
     return 1;
 }
 
-static int sock_dirty(lua_State *L) {
-    lua_pushboolean(L, lsk_buffer_len(&check_socket(L)->st.in) > 0);
-    return 1;
-}
+static int sock_dirty(lua_State *L) { return lsk_stream_dirty(L, &check_socket(L)->st); }
 
 static int sock_getstats(lua_State *L) { return lsk_stream_getstats(L, &check_socket(L)->st); }
 static int sock_events(lua_State *L) { return lsk_stream_events(L, &check_socket(L)->st); }
@@ -656,16 +642,7 @@ static const luaL_Reg metamethods[] = {
     {NULL, NULL},
 };
 
-void lsk_socket_open(lua_State *L) {
-    luaL_newmetatable(L, LSOCK_SOCKET);
-    lua_pushliteral(L, LSOCK_SOCKET);
-    lua_setfield(L, -2, "__name"); /* 5.1/5.2 do not set it themselves */
-    luaL_setfuncs(L, metamethods, 0);
-    luaL_newlibtable(L, methods);
-    luaL_setfuncs(L, methods, 0);
-    lua_setfield(L, -2, "__index");
-    lua_pop(L, 1);
-}
+void lsk_socket_open(lua_State *L) { lsk_new_class(L, LSOCK_SOCKET, metamethods, methods); }
 
 /* ---- the embedding API (lsock.h) ------------------------------------- */
 

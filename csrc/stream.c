@@ -46,7 +46,6 @@ void lsk_push_events(lua_State *L, int want) {
     }
 }
 
-
 /* prefix .. data[0, n) */
 static void push_joined(lua_State *L, const char *prefix, size_t plen,
                         const char *data, size_t n) {
@@ -117,12 +116,11 @@ static void push_io_message(lua_State *L, lsk_stream *st, void *obj, int err, co
     lua_pushfstring(L, "%s: %s", what, msg);
 }
 
-/* nil, message, errno (nil for a transport's own failure): 3 results. */
-static int io_fail(lua_State *L, lsk_stream *st, void *obj, int err, const char *what) {
+int lsk_stream_fail(lua_State *L, lsk_stream *st, void *obj, int err, const char *what) {
+    if (err != LSK_ETRANSPORT) return lsk_fail(L, err, what);
     lua_pushnil(L);
     push_io_message(L, st, obj, err, what);
-    if (err == LSK_ETRANSPORT) lua_pushnil(L);
-    else lua_pushinteger(L, err);
+    lua_pushnil(L);
     return 3;
 }
 
@@ -297,7 +295,7 @@ static int recv_run(lua_State *L, lsk_stream *st, void *obj, size_t max, lsk_dea
             return 3;
         }
         if (r < 0) {
-            if (r != -ETIMEDOUT) return io_fail(L, st, obj, (int)-r, "recv");
+            if (r != -ETIMEDOUT) return lsk_stream_fail(L, st, obj, (int)-r, "recv");
             return d->nowait ? -1 : lsk_timeout_result(L);
         }
         len = lsk_buffer_len(&st->in);
@@ -356,6 +354,15 @@ void lsk_send_range(lua_State *L, size_t len, lua_Integer *pi, lua_Integer *pj) 
     *pj = j;
 }
 
+/* send's nil, "timeout", nil, the index of the last byte sent. */
+static int send_timeout(lua_State *L, lua_Integer first, size_t done) {
+    lua_pushnil(L);
+    lua_pushliteral(L, "timeout");
+    lua_pushnil(L);
+    lua_pushinteger(L, first - 1 + (lua_Integer)done);
+    return 4;
+}
+
 /* One try at sending data[done, len) (what send(data, i, j) chose, i the
  * first index): the results and their count, or -1 when it has to wait
  * and d says not to; *done counts what went. */
@@ -373,14 +380,7 @@ static int send_run(lua_State *L, lsk_stream *st, void *obj, const char *data, s
         if (r == -EAGAIN || r == -EWOULDBLOCK) {
             w = lsk_stream_wait(st, want, d);
             if (w == 0) continue;
-            if (w == ETIMEDOUT) {
-                if (d->nowait) return -1;
-                lua_pushnil(L);
-                lua_pushliteral(L, "timeout");
-                lua_pushnil(L);
-                lua_pushinteger(L, i - 1 + (lua_Integer)*done);
-                return 4;
-            }
+            if (w == ETIMEDOUT) return d->nowait ? -1 : send_timeout(L, i, *done);
             r = -w;
         }
         if (r == 0) r = -EPIPE;
@@ -389,7 +389,7 @@ static int send_run(lua_State *L, lsk_stream *st, void *obj, const char *data, s
             lua_pushliteral(L, "closed");
             lua_pushinteger(L, -r);
         } else {
-            io_fail(L, st, obj, (int)-r, "send");
+            lsk_stream_fail(L, st, obj, (int)-r, "send");
         }
         lua_pushinteger(L, i - 1 + (lua_Integer)*done);
         return 4;
@@ -401,13 +401,7 @@ static int send_run(lua_State *L, lsk_stream *st, void *obj, const char *data, s
 static int send_step(lua_State *L, lsk_op *op, int why) {
     lsk_deadline d;
     if (op->st->fd < 0 || why == LSK_OP_CLOSED) return lsk_closed_result(L);
-    if (why == LSK_OP_TIMEOUT) {
-        lua_pushnil(L);
-        lua_pushliteral(L, "timeout");
-        lua_pushnil(L);
-        lua_pushinteger(L, op->u.wr.first - 1 + (lua_Integer)op->u.wr.done);
-        return 4;
-    }
+    if (why == LSK_OP_TIMEOUT) return send_timeout(L, op->u.wr.first, op->u.wr.done);
     op->st->pending = 0;
     lsk_deadline_init(&d, &op->st->tm, 1);
     return send_run(L, op->st, op->obj, op->u.wr.data, op->u.wr.len, &op->u.wr.done, op->u.wr.first, &d);
@@ -453,6 +447,17 @@ int lsk_stream_settimeout(lua_State *L, lsk_stream *st) {
     default: luaL_argerror(L, 3, "invalid timeout mode (expected 'b' or 't')");
     }
     lua_pushboolean(L, 1);
+    return 1;
+}
+
+int lsk_stream_getfd(lua_State *L, lsk_stream *st) {
+    if (st->fd < 0) return lsk_closed_result(L);
+    lua_pushinteger(L, st->fd);
+    return 1;
+}
+
+int lsk_stream_dirty(lua_State *L, lsk_stream *st) {
+    lua_pushboolean(L, st->fd >= 0 && lsk_stream_has_input(st));
     return 1;
 }
 

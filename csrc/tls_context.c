@@ -61,15 +61,12 @@ lsk_tlsctx *lsk_tlsctx_test(lua_State *L, int idx) {
     return c != NULL && c->ctx != NULL ? c : NULL;
 }
 
+static void drop_session(lsk_tls_session *e);
+
 static int ctx_gc(lua_State *L) {
     lsk_tlsctx *c = (lsk_tlsctx *)luaL_checkudata(L, 1, LSOCK_TLSCONTEXT);
     unsigned i;
-    for (i = 0; i < LSK_TLS_SESSIONS; i++) {
-        free(c->sessions[i].key);
-        SSL_SESSION_free(c->sessions[i].sess);
-        c->sessions[i].key = NULL;
-        c->sessions[i].sess = NULL;
-    }
+    for (i = 0; i < LSK_TLS_SESSIONS; i++) drop_session(&c->sessions[i]);
     /* Streams made from it hold their own references to the SSL_CTX. */
     SSL_CTX_free(c->ctx);
     c->ctx = NULL;
@@ -391,9 +388,7 @@ static void set_verify(lua_State *L, lsk_tlsctx *c) {
                                         SSL_VERIFY_PEER | SSL_VERIFY_FAIL_IF_NO_PEER_CERT};
     lua_getfield(L, 1, "verify");
     if (c->server) {
-        if (lua_type(L, -1) == LUA_TBOOLEAN && !lua_toboolean(L, -1)) {
-            c->verify = SSL_VERIFY_NONE;
-        } else if (lua_isnil(L, -1)) {
+        if (lua_isnil(L, -1) || (lua_type(L, -1) == LUA_TBOOLEAN && !lua_toboolean(L, -1))) {
             c->verify = SSL_VERIFY_NONE;
         } else {
             int i = lua_type(L, -1) == LUA_TSTRING ? lsk_find_name(server_modes, lua_tostring(L, -1)) : -1;
@@ -576,11 +571,6 @@ void lsk_tlsctx_open(lua_State *L) {
         {"__tostring", ctx_tostring},
         {NULL, NULL},
     };
-    luaL_newmetatable(L, LSOCK_TLSCONTEXT);
-    lua_pushliteral(L, LSOCK_TLSCONTEXT);
-    lua_setfield(L, -2, "__name");
-    luaL_setfuncs(L, meta, 0);
-    lua_newtable(L);
-    lua_setfield(L, -2, "__index");
-    lua_pop(L, 1);
+    static const luaL_Reg none[] = {{NULL, NULL}};
+    lsk_new_class(L, LSOCK_TLSCONTEXT, meta, none);
 }

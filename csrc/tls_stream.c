@@ -437,20 +437,14 @@ int lsk_tls_wrap(lua_State *L) {
 
 /* ---- methods ---------------------------------------------------------------------- */
 
-/* After a read: input left for later is readable for the pollers now. */
-static int read_done(lsk_tls *t, int nresults) {
-    if (t->st.polls != NULL && lsk_stream_has_input(&t->st)) lsk_poll_dirty(&t->st);
-    return nresults;
-}
-
 static int tls_receive(lua_State *L) {
     lsk_tls *t = check_tls(L);
-    return read_done(t, lsk_stream_receive(L, &t->st, t));
+    return lsk_read_done(&t->st, lsk_stream_receive(L, &t->st, t));
 }
 
 static int tls_recv(lua_State *L) {
     lsk_tls *t = check_tls(L);
-    return read_done(t, lsk_stream_recv(L, &t->st, t));
+    return lsk_read_done(&t->st, lsk_stream_recv(L, &t->st, t));
 }
 
 static int tls_send(lua_State *L) {
@@ -458,15 +452,10 @@ static int tls_send(lua_State *L) {
     return lsk_stream_send(L, &t->st, t);
 }
 
-/* nil, message for a failed transport result r. */
+/* The results of the failed transport result r. */
 static int push_failure(lua_State *L, lsk_tls *t, long r, const char *what) {
-    if (r == -LSK_ETRANSPORT) {
-        lua_pushnil(L);
-        lua_pushstring(L, t->msg);
-        return 2;
-    }
     if (r == 0 || lsk_is_reset((int)-r)) return lsk_closed_result(L);
-    return lsk_fail(L, (int)-r, what);
+    return lsk_stream_fail(L, &t->st, t, (int)-r, what);
 }
 
 /* A step that may have to wait: the handshake, the close_notify. */
@@ -548,18 +537,8 @@ static int tls_getstats(lua_State *L) { return lsk_stream_getstats(L, &check_tls
 static int tls_events(lua_State *L) { return lsk_stream_events(L, &check_tls(L)->st); }
 static int tls_timeout(lua_State *L) { return lsk_stream_timeout(L, &check_tls(L)->st); }
 
-static int tls_getfd(lua_State *L) {
-    lsk_tls *t = check_tls(L);
-    if (t->st.fd < 0) return lsk_closed_result(L);
-    lua_pushinteger(L, t->st.fd);
-    return 1;
-}
-
-static int tls_dirty(lua_State *L) {
-    lsk_tls *t = check_tls(L);
-    lua_pushboolean(L, t->st.fd >= 0 && lsk_stream_has_input(&t->st));
-    return 1;
-}
+static int tls_getfd(lua_State *L) { return lsk_stream_getfd(L, &check_tls(L)->st); }
+static int tls_dirty(lua_State *L) { return lsk_stream_dirty(L, &check_tls(L)->st); }
 
 /* The socket under the stream (nil once closed). */
 static int tls_socket(lua_State *L) {
@@ -782,13 +761,6 @@ static const luaL_Reg metamethods[] = {
 };
 
 void lsk_tls_open(lua_State *L) {
-    luaL_newmetatable(L, LSOCK_TLS);
-    lua_pushliteral(L, LSOCK_TLS);
-    lua_setfield(L, -2, "__name");
-    luaL_setfuncs(L, metamethods, 0);
-    luaL_newlibtable(L, methods);
-    luaL_setfuncs(L, methods, 0);
-    lua_setfield(L, -2, "__index");
-    lua_pop(L, 1);
+    lsk_new_class(L, LSOCK_TLS, metamethods, methods);
     lsk_tlsctx_open(L);
 }
