@@ -37,21 +37,14 @@ end)
 
 local function three(a, b, c) return { a, b, c } end
 
-local function copy(base, opts)
-  local o = {}
-  for k, v in pairs(base) do o[k] = v end
-  for k, v in pairs(opts or {}) do o[k] = v end
-  return o
-end
-
 -- A server context with the localhost certificate, `opts` on top.
 local function server_ctx(opts)
-  return must(tls.context(copy({ mode = "server", cert = C.server.cert, key = C.server.key }, opts)))
+  return must(tls.context(util.merged({ mode = "server", cert = C.server.cert, key = C.server.key }, opts)))
 end
 
 -- A client context that trusts the test CA, `opts` on top.
 local function client_ctx(opts)
-  return must(tls.context(copy({ ca = C.ca.cert }, opts)))
+  return must(tls.context(util.merged({ ca = C.ca.cert }, opts)))
 end
 
 local function is_context(x) return type(x) == "userdata" end
@@ -831,7 +824,7 @@ describe("lsock.tls", function()
 
   describe("SNI, more", function()
     local function other_ctx(opts)
-      return server_ctx(copy({ cert = C.other.cert, key = C.other.key }, opts))
+      return server_ctx(util.merged({ cert = C.other.cert, key = C.other.key }, opts))
     end
 
     it("matches '*.name' in an sni table for one level of subdomain", function()
@@ -1338,7 +1331,7 @@ describe("lsock.tls", function()
       it("tls.context raises on " .. case[1] .. ", naming " .. case[2], function()
         local opts = case[3]
         -- a server context gets a good certificate, so that only the option is wrong
-        if case[4] then opts = copy({ cert = C.server.cert, key = C.server.key }, opts) end
+        if case[4] then opts = util.merged({ cert = C.server.cert, key = C.server.key }, opts) end
         assert_raises({ case[2] }, function() tls.context(opts) end)
       end)
     end

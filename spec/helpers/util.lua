@@ -82,6 +82,15 @@ function util.socketpair(kind)
   return a, b
 end
 
+--- A new table with the fields of `base`, then those of `extra` (may be nil)
+-- on top: option tables built from defaults.
+function util.merged(base, extra)
+  local t = {}
+  for k, v in pairs(base) do t[k] = v end
+  for k, v in pairs(extra or {}) do t[k] = v end
+  return t
+end
+
 --- Quote a string for the POSIX shell.
 function util.quote(s)
   return "'" .. tostring(s):gsub("'", "'\\''") .. "'"
