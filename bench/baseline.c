@@ -21,7 +21,8 @@
  *           udp_gso         a sender only (client): bench/baseline_udp.c
  *
  * For TCP, ADDR is the port the server printed. Built by bench/run.sh with
- * cc -O2 -Wall -Wextra -Werror from this file and bench/baseline_udp.c.
+ * cc -O2 -Wall -Wextra -Werror from this file, bench/baseline_udp.c and
+ * bench/baseline_util.c.
  */
 #define _POSIX_C_SOURCE 200809L
 
@@ -60,46 +61,6 @@ static const char PING_B[] =
 
 const char *prog = "baseline";
 
-void fail(const char *fmt, ...) {
-    va_list ap;
-    fprintf(stderr, "%s: ", prog);
-    va_start(ap, fmt);
-    vfprintf(stderr, fmt, ap);
-    va_end(ap);
-    fputc('\n', stderr);
-    exit(1);
-}
-
-double monotime(void) {
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
-}
-
-long parse_count(const char *s, long min) {
-    char *end;
-    long v;
-    errno = 0;
-    v = strtol(s, &end, 10);
-    if (errno || *end || v < min) fail("bad count '%s' (at least %ld)", s, min);
-    return v;
-}
-
-void set_timeouts_ms(int fd, long ms) {
-    struct timeval tv;
-    tv.tv_sec = ms / 1000;
-    tv.tv_usec = (ms % 1000) * 1000;
-    if (setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv) < 0 ||
-        setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof tv) < 0)
-        fail("setsockopt: %s", strerror(errno));
-}
-
-static void loopback(struct sockaddr_in *sa, int port) {
-    memset(sa, 0, sizeof *sa);
-    sa->sin_family = AF_INET;
-    sa->sin_port = htons((unsigned short)port);
-    sa->sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-}
 
 static void send_all(int fd, const char *p, size_t n) {
     while (n > 0) {

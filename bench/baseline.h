@@ -1,13 +1,14 @@
 /*
- * baseline.h: what the two files of the C baseline share (bench/baseline.c:
- * main, TCP and unix streams; bench/baseline_udp.c: UDP datagrams).
+ * baseline.h: what the C programs of the benchmarks share: the helpers of
+ * bench/baseline_util.c (every program), and the UDP workloads of
+ * bench/baseline_udp.c (the C baseline, bench/baseline.c).
  */
 #ifndef LSOCK_BENCH_BASELINE_H
 #define LSOCK_BENCH_BASELINE_H
 
 #define TIMEOUT_S 30 /* every wait is bounded by this */
 
-extern const char *prog;
+extern const char *prog; /* each program defines its name */
 
 void fail(const char *fmt, ...)
 #if defined(__GNUC__)
@@ -18,6 +19,9 @@ double monotime(void);
 long parse_count(const char *s, long min);
 /* SO_RCVTIMEO and SO_SNDTIMEO, in milliseconds */
 void set_timeouts_ms(int fd, long ms);
+struct sockaddr_in;
+/* 127.0.0.1:port */
+void loopback(struct sockaddr_in *sa, int port);
 
 /* baseline_udp.c: the udp workloads, batched with sendmmsg/recvmmsg when
  * mmsg is 1. The receiver is the server: it prints its port, receives,

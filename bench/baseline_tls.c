@@ -24,7 +24,7 @@
  * (SSL_set1_host; also sent as SNI), as every library does.
  *
  * Built by bench/run.sh with cc -O2 -Wall -Wextra -Werror and OpenSSL's
- * -lssl -lcrypto. Keep the constants in step with bench/tls.lua.
+ * -lssl -lcrypto, with bench/baseline_util.c. Keep the constants in step with bench/tls.lua.
  */
 #define _POSIX_C_SOURCE 200809L
 
@@ -45,7 +45,8 @@
 #include <openssl/err.h>
 #include <openssl/ssl.h>
 
-#define TIMEOUT_S 30 /* every wait is bounded by this */
+#include "baseline.h"
+
 #define CHUNK 65536  /* bulk write and read size */
 static const char PAT64[] =
     "0123456789abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ+/";
@@ -53,23 +54,7 @@ static const char MARK[] = "-lsock-bench-end"; /* the last 16 bytes of bulk; the
 #define MARK_LEN 16
 static const char HOST[] = "localhost";
 
-static const char *prog = "baseline_tls";
-
-static void fail(const char *fmt, ...)
-#if defined(__GNUC__)
-    __attribute__((noreturn, format(printf, 1, 2)))
-#endif
-    ;
-
-static void fail(const char *fmt, ...) {
-    va_list ap;
-    fprintf(stderr, "%s: ", prog);
-    va_start(ap, fmt);
-    vfprintf(stderr, fmt, ap);
-    va_end(ap);
-    fputc('\n', stderr);
-    exit(1);
-}
+const char *prog = "baseline_tls";
 
 /* fail with what OpenSSL says about the last error */
 static void fail_ssl(const char *what, SSL *ssl, int r)
@@ -91,36 +76,6 @@ static void fail_ssl(const char *what, SSL *ssl, int r) {
     fail("%s: %s", what, e ? buf : "failed");
 }
 
-static double monotime(void) {
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
-}
-
-static long parse_count(const char *s, long min) {
-    char *end;
-    long v;
-    errno = 0;
-    v = strtol(s, &end, 10);
-    if (errno || *end || v < min) fail("bad count '%s' (at least %ld)", s, min);
-    return v;
-}
-
-static void set_timeouts(int fd) {
-    struct timeval tv;
-    tv.tv_sec = TIMEOUT_S;
-    tv.tv_usec = 0;
-    if (setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv) < 0 ||
-        setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof tv) < 0)
-        fail("setsockopt: %s", strerror(errno));
-}
-
-static void loopback(struct sockaddr_in *sa, int port) {
-    memset(sa, 0, sizeof *sa);
-    sa->sin_family = AF_INET;
-    sa->sin_port = htons((unsigned short)port);
-    sa->sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-}
 
 static char *path_in(const char *dir, const char *name) {
     size_t n = strlen(dir) + strlen(name) + 2;
@@ -186,7 +141,7 @@ static int accept_one(int lfd) {
     if (r == 0) fail("accept: timeout");
     fd = accept(lfd, NULL, NULL);
     if (fd < 0) fail("accept: %s", strerror(errno));
-    set_timeouts(fd);
+    set_timeouts_ms(fd, TIMEOUT_S * 1000L);
     return fd;
 }
 
@@ -258,7 +213,7 @@ static int connect_to(int port) {
     struct sockaddr_in sa;
     int fd = socket(AF_INET, SOCK_STREAM, 0);
     if (fd < 0) fail("socket: %s", strerror(errno));
-    set_timeouts(fd);
+    set_timeouts_ms(fd, TIMEOUT_S * 1000L);
     loopback(&sa, port);
     if (connect(fd, (struct sockaddr *)&sa, sizeof sa) < 0) fail("connect: %s", strerror(errno));
     return fd;

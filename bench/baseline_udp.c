@@ -70,13 +70,6 @@ static void make_end(char *d) {
     memcpy(d + SEQ_DIGITS, PAT64 + SEQ_DIGITS, DGRAM_LEN - SEQ_DIGITS);
 }
 
-static void loopback(struct sockaddr_in *sa, int port) {
-    memset(sa, 0, sizeof *sa);
-    sa->sin_family = AF_INET;
-    sa->sin_port = htons((unsigned short)port);
-    sa->sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-}
-
 /* recv() with EINTR retried; -1 on timeout; fails on any other error. */
 static ssize_t recv_or_timeout(int fd, char *buf, size_t max) {
     for (;;) {

@@ -219,8 +219,8 @@ scale=$results/scale
 if [ -n "$needs_scale" ]; then
     command -v "$CC" >/dev/null 2>&1 ||
         die "no C compiler '$CC' for bench/scale.c (the peer of poll_scale, concurrent_echo, idle_memory)"
-    "$CC" -O2 -Wall -Wextra -Werror -o "$scale" bench/scale.c ||
-        die "bench/scale.c does not compile ($CC -O2 -Wall -Wextra -Werror bench/scale.c)"
+    "$CC" -O2 -Wall -Wextra -Werror -o "$scale" bench/scale.c bench/baseline_util.c ||
+        die "bench/scale.c does not compile ($CC -O2 -Wall -Wextra -Werror bench/scale.c bench/baseline_util.c)"
     # 10,000 idle connections are 10,000 descriptors in each process
     hard=$(ulimit -Hn)
     [ "$hard" = unlimited ] && hard=1048576
@@ -232,8 +232,8 @@ baseline=$results/baseline
 if [ -n "$needs_baseline" ]; then
     command -v "$CC" >/dev/null 2>&1 ||
         die "no C compiler '$CC' for $needs_baseline (set CC, or leave c out of BENCH_LIBS and udp_recv out of BENCH_WORKLOADS)"
-    "$CC" -O2 -Wall -Wextra -Werror -o "$baseline" bench/baseline.c bench/baseline_udp.c ||
-        die "the C baseline does not compile ($CC -O2 -Wall -Wextra -Werror bench/baseline.c bench/baseline_udp.c)"
+    "$CC" -O2 -Wall -Wextra -Werror -o "$baseline" bench/baseline.c bench/baseline_udp.c bench/baseline_util.c ||
+        die "the C baseline does not compile ($CC -O2 -Wall -Wextra -Werror bench/baseline.c bench/baseline_udp.c bench/baseline_util.c)"
     has_lib c && versions="$versions, C baseline ($CC -O2)"
 fi
 
@@ -267,8 +267,8 @@ $(cat "$tls_dir/openssl.log")"
             die "no C compiler '$CC' for the TLS baseline (set CC, or leave c out of BENCH_LIBS)"
         ssl_flags=$(pkg-config --cflags --libs openssl 2>/dev/null || echo "-lssl -lcrypto")
         # shellcheck disable=SC2086
-        "$CC" -O2 -Wall -Wextra -Werror -o "$baseline_tls" bench/baseline_tls.c $ssl_flags ||
-            die "bench/baseline_tls.c does not compile ($CC -O2 -Wall -Wextra -Werror bench/baseline_tls.c $ssl_flags; Debian: libssl-dev)"
+        "$CC" -O2 -Wall -Wextra -Werror -o "$baseline_tls" bench/baseline_tls.c bench/baseline_util.c $ssl_flags ||
+            die "bench/baseline_tls.c does not compile ($CC -O2 -Wall -Wextra -Werror bench/baseline_tls.c bench/baseline_util.c $ssl_flags; Debian: libssl-dev)"
         versions="$versions, C TLS baseline ($CC -O2, $(openssl version | cut -d' ' -f1-2))"
     fi
 fi

@@ -36,7 +36,7 @@
  *                                        "ok BEFORE_KB AFTER_KB N"
  *
  * Every wait is bounded (30 s without progress fails). Built by bench/run.sh
- * with cc -O2 -Wall -Wextra -Werror.
+ * with cc -O2 -Wall -Wextra -Werror, with bench/baseline_util.c.
  */
 #define _GNU_SOURCE
 
@@ -57,6 +57,8 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "baseline.h"
+
 #define TIMEOUT_MS 30000
 #define BATCH 20000       /* poll_scale: round trips between clock checks */
 #define MIN_SECS 2.0      /* poll_scale: the least a run lasts */
@@ -69,24 +71,7 @@ static const char PAT64[] =
 static const char PING_B[] =
     "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789+/";
 
-static const char *prog = "scale";
-
-static void fail(const char *fmt, ...) __attribute__((noreturn, format(printf, 1, 2)));
-static void fail(const char *fmt, ...) {
-    va_list ap;
-    fprintf(stderr, "%s: ", prog);
-    va_start(ap, fmt);
-    vfprintf(stderr, fmt, ap);
-    va_end(ap);
-    fputc('\n', stderr);
-    exit(1);
-}
-
-static double monotime(void) {
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
-}
+const char *prog = "scale";
 
 static long parse_long(const char *s, long min, long max) {
     char *end;
@@ -95,15 +80,6 @@ static long parse_long(const char *s, long min, long max) {
     v = strtol(s, &end, 10);
     if (errno || *end || v < min || v > max) fail("bad number '%s' (%ld to %ld)", s, min, max);
     return v;
-}
-
-static void set_timeouts(int fd) {
-    struct timeval tv;
-    tv.tv_sec = TIMEOUT_MS / 1000;
-    tv.tv_usec = 0;
-    if (setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv) < 0 ||
-        setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof tv) < 0)
-        fail("setsockopt: %s", strerror(errno));
 }
 
 static void set_nonblock(int fd) {
@@ -161,18 +137,11 @@ static void unix_addr(struct sockaddr_un *su, const char *path) {
     memcpy(su->sun_path, path, strlen(path));
 }
 
-static void loopback(struct sockaddr_in *sa, int port) {
-    memset(sa, 0, sizeof *sa);
-    sa->sin_family = AF_INET;
-    sa->sin_port = htons((unsigned short)port);
-    sa->sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-}
-
 static int tcp_connect(int port) {
     struct sockaddr_in sa;
     int fd = socket(AF_INET, SOCK_STREAM, 0), one = 1;
     if (fd < 0) fail("socket: %s", strerror(errno));
-    set_timeouts(fd);
+    set_timeouts_ms(fd, TIMEOUT_MS);
     loopback(&sa, port);
     if (connect(fd, (struct sockaddr *)&sa, sizeof sa) < 0) fail("connect: %s", strerror(errno));
     setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
@@ -273,8 +242,8 @@ static int poll_scale(long n, const char *path) {
         if (epoll_ctl(ep, EPOLL_CTL_ADD, fd, &ev) < 0) fail("epoll_ctl: %s", strerror(errno));
     }
     if (socketpair(AF_UNIX, SOCK_STREAM, 0, sv) < 0) fail("socketpair: %s", strerror(errno));
-    set_timeouts(sv[0]);
-    set_timeouts(sv[1]);
+    set_timeouts_ms(sv[0], TIMEOUT_MS);
+    set_timeouts_ms(sv[1], TIMEOUT_MS);
     for (i = 0; i < 2; i++) {
         ev.data.fd = sv[i];
         if (epoll_ctl(ep, EPOLL_CTL_ADD, sv[i], &ev) < 0) fail("epoll_ctl: %s", strerror(errno));

@@ -36,9 +36,6 @@ local LINE_LEN = 39
 local LINE = "abcdefghijklmnopqrstuvwxyz0123456789ABC"
 local LAST = "zyxwvutsrqponmlkjihgfedcba9876543210XYZ"
 local BATCH_LINES = 1600 -- lines per send: 64,000 bytes
-local CHUNK = 65536
-local PAT64 = "0123456789abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ+/"
-local MARK = "-lsock-bench-end" -- the last 16 bytes of a bulk stream
 local TIMEOUT = 30
 
 local PING_LEN = 64
@@ -53,6 +50,8 @@ local libname, role, workload, count_s, port_s = ...
 
 package.path = ((arg and arg[0] or ""):match("^(.*)/[^/]*$") or ".") .. "/?.lua;" .. package.path
 local common = require "common"
+-- The bulk stream (CHUNK, PAT64, MARK: the last 16 bytes) is common.lua's.
+local CHUNK, PAT64, MARK = common.CHUNK, common.PAT64, common.MARK
 local fail, check = common.reporter(string.format("stream.lua %s %s %s", tostring(libname),
   tostring(role), tostring(workload)))
 
@@ -187,9 +186,7 @@ local function rep(s, n)
   return table.concat(t)
 end
 
-local function bulk_chunk()
-  return rep(PAT64, CHUNK / 64)
-end
+local bulk_chunk = common.bulk_chunk
 
 -- ---- server -------------------------------------------------------------
 
@@ -277,11 +274,7 @@ local function expect_end(read, c, pattern)
   end
 end
 
--- what a failed read gave, for the message
-local function got(data, err, show)
-  if data then return "wrong content" .. (show and (": " .. data) or "") end
-  return tostring(err or "end of stream")
-end
+local got = common.got
 
 local function read_lines(c)
   local clock = lib.clock
@@ -303,25 +296,10 @@ local function read_lines(c)
 end
 
 local function read_bulk(c)
-  local clock = lib.clock
   local receive = c[lib.read or "receive"]
-  local chunks = count * (1024 * 1024 / CHUNK)
-  local chunk = bulk_chunk()
-  local t0 = clock()
-  local data, err = receive(c, CHUNK)
-  if data ~= chunk then fail("chunk 1: %s", got(data, err)) end
-  for i = 2, chunks - 1 do
-    data, err = receive(c, CHUNK)
-    if not data then fail("chunk %d: %s", i, got(data, err)) end
-    if #data ~= CHUNK then fail("chunk %d: %d bytes, expected %d", i, #data, CHUNK) end
-  end
-  data, err = receive(c, CHUNK)
-  local t1 = clock()
-  if data ~= chunk:sub(1, CHUNK - #MARK) .. MARK then
-    fail("last chunk: %s", got(data, err))
-  end
+  local secs = common.read_chunks(receive, c, count, lib.clock, fail)
   expect_end(receive, c, CHUNK)
-  return t1 - t0, count * 1024 * 1024
+  return secs, count * 1024 * 1024
 end
 
 -- recv(65536): whatever is available, so the count is of bytes, not calls.

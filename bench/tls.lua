@@ -48,9 +48,6 @@
 -- Runs on Lua 5.1 to 5.4 and LuaJIT. Keep the constants in step with
 -- bench/baseline_tls.c.
 
-local CHUNK = 65536
-local PAT64 = "0123456789abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ+/"
-local MARK = "-lsock-bench-end" -- the last 16 bytes of bulk; the handshake's message
 local HOST = "localhost"
 local TIMEOUT = 30
 
@@ -61,6 +58,9 @@ local libname, role, workload, count_s, port_s = ...
 local here = (arg and arg[0] or ""):match("^(.*)/[^/]*$") or "."
 package.path = here .. "/?.lua;" .. package.path
 local common = require "common"
+-- The bulk stream is common.lua's; MARK (its last 16 bytes) is also the
+-- handshake workload's message.
+local CHUNK, MARK = common.CHUNK, common.MARK
 local fail, check = common.reporter(string.format("tls.lua %s %s %s", tostring(libname),
   tostring(role), tostring(workload)))
 -- try("what", f()): check with every value f returned (v, err)
@@ -296,11 +296,7 @@ end
 
 local lib = libs[libname]()
 
-local function bulk_chunk()
-  local t = {}
-  for i = 1, CHUNK / 64 do t[i] = PAT64 end
-  return table.concat(t)
-end
+local bulk_chunk = common.bulk_chunk
 
 -- ---- server -------------------------------------------------------------
 
@@ -330,11 +326,7 @@ end
 
 -- ---- client -------------------------------------------------------------
 
--- what a failed read gave, for the message
-local function got(data, err)
-  if data then return "wrong content" end
-  return tostring(err or "end of stream")
-end
+local got = common.got
 
 local function handshakes(port, ctx)
   local clock = lib.clock
@@ -352,31 +344,15 @@ local function handshakes(port, ctx)
 end
 
 local function read_bulk(port, ctx)
-  local clock = lib.clock
   local t = lib.connect(port, ctx)
   local receive = t[lib.read or "receive"]
-  local chunks = count * (1024 * 1024 / CHUNK)
-  local chunk = bulk_chunk()
-  local t0 = clock()
-  local data, err = receive(t, CHUNK)
-  if data ~= chunk then fail("chunk 1: %s", got(data, err)) end
-  for i = 2, chunks - 1 do
-    data, err = receive(t, CHUNK)
-    if not data then fail("chunk %d: %s", i, got(data, err)) end
-    if #data ~= CHUNK then fail("chunk %d: %d bytes, expected %d", i, #data, CHUNK) end
-  end
-  data, err = receive(t, CHUNK)
-  local t1 = clock()
-  if data ~= chunk:sub(1, CHUNK - #MARK) .. MARK then
-    fail("last chunk: %s", got(data, err))
-  end
+  local secs = common.read_chunks(receive, t, count, lib.clock, fail)
   -- the server's close_notify: nil, "closed" (cqueues' xread: nil), no data
-  local partial
-  data, err, partial = receive(t, CHUNK)
+  local data, err, partial = receive(t, CHUNK)
   if data or (partial and partial ~= "") then fail("unexpected data after the end of the stream") end
   if err ~= nil and err ~= "closed" then fail("expected the end of the stream, got: %s", tostring(err)) end
   t:close()
-  return t1 - t0, count * 1024 * 1024
+  return secs, count * 1024 * 1024
 end
 
 local function client()
