@@ -50,14 +50,10 @@
 #define PING_LEN 64                 /* a message of unix_pingpong */
 static const char LINE[] = "abcdefghijklmnopqrstuvwxyz0123456789ABC";
 static const char LAST[] = "zyxwvutsrqponmlkjihgfedcba9876543210XYZ";
-static const char PAT64[] =
-    "0123456789abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ+/";
-static const char MARK[] = "-lsock-bench-end"; /* the last 16 bytes of bulk */
 /* unix_pingpong: odd round trips carry PAT64, even ones PING_B; the last one
  * PAT64 with MARK as its last 16 bytes */
 static const char PING_B[] =
     "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789+/";
-#define MARK_LEN 16
 
 const char *prog = "baseline";
 
@@ -249,28 +245,14 @@ static double read_lines(int fd, long count) {
  * checks the byte count, the first 64 bytes and the end marker. */
 static double read_bulk(int fd, long mib) {
     static char buf[CHUNK];
-    char tail[MARK_LEN];
-    long long total = 0, expected = (long long)mib * 1024 * 1024;
+    bulk_check check;
     size_t n;
     double t0 = monotime(), t1;
 
-    memset(tail, 0, sizeof tail);
-    for (;;) {
-        n = read_some(fd, buf, sizeof buf);
-        if (n == 0) break;
-        if (total < 64 && memcmp(buf, PAT64 + total, n < (size_t)(64 - total) ? n : (size_t)(64 - total)) != 0)
-            fail("bulk: wrong content at the start");
-        total += (long long)n;
-        if (n >= MARK_LEN) {
-            memcpy(tail, buf + n - MARK_LEN, MARK_LEN);
-        } else {
-            memmove(tail, tail + n, MARK_LEN - n);
-            memcpy(tail + MARK_LEN - n, buf, n);
-        }
-    }
+    bulk_begin(&check);
+    while ((n = read_some(fd, buf, sizeof buf)) > 0) bulk_feed(&check, buf, n);
     t1 = monotime();
-    if (total != expected) fail("got %lld bytes, expected %lld", total, expected);
-    if (memcmp(tail, MARK, MARK_LEN) != 0) fail("bulk: wrong end marker");
+    bulk_end(&check, (long long)mib * 1024 * 1024);
     return t1 - t0;
 }
 

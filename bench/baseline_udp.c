@@ -51,8 +51,6 @@
 #endif
 #define RXBUF 2048 /* a receive buffer: longer than any datagram expected */
 
-static const char PAT64[] =
-    "0123456789abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ+/";
 static const char END_HEAD[] = "LSOCKEND"; /* replaces the sequence number */
 
 /* seq (0 .. MAX_COUNT) in SEQ_DIGITS decimal digits, then PAT64's tail */

@@ -1,8 +1,8 @@
 /*
  * baseline_util.c: the helpers every C program of the benchmarks shares
  * (baseline, baseline_tls, scale): failing with the program's name, the
- * monotonic clock, counts from the command line, socket timeouts and the
- * loopback address.
+ * monotonic clock, counts from the command line, socket timeouts, the
+ * loopback address, and the bulk stream with its reader's checks.
  */
 #define _POSIX_C_SOURCE 200809L
 
@@ -18,6 +18,9 @@
 #include <time.h>
 
 #include "baseline.h"
+
+const char PAT64[] = "0123456789abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ+/";
+const char MARK[] = "-lsock-bench-end";
 
 void fail(const char *fmt, ...) {
     va_list ap;
@@ -58,4 +61,23 @@ void loopback(struct sockaddr_in *sa, int port) {
     sa->sin_family = AF_INET;
     sa->sin_port = htons((unsigned short)port);
     sa->sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+}
+
+void bulk_begin(bulk_check *c) { memset(c, 0, sizeof *c); }
+
+void bulk_feed(bulk_check *c, const char *buf, size_t n) {
+    if (c->total < 64 && memcmp(buf, PAT64 + c->total, n < (size_t)(64 - c->total) ? n : (size_t)(64 - c->total)) != 0)
+        fail("bulk: wrong content at the start");
+    c->total += (long long)n;
+    if (n >= MARK_LEN) {
+        memcpy(c->tail, buf + n - MARK_LEN, MARK_LEN);
+    } else {
+        memmove(c->tail, c->tail + n, MARK_LEN - n);
+        memcpy(c->tail + MARK_LEN - n, buf, n);
+    }
+}
+
+void bulk_end(const bulk_check *c, long long expected) {
+    if (c->total != expected) fail("got %lld bytes, expected %lld", c->total, expected);
+    if (memcmp(c->tail, MARK, MARK_LEN) != 0) fail("bulk: wrong end marker");
 }

@@ -66,8 +66,6 @@
 #define LINE_LEN 40       /* concurrent_echo, idle_memory: a line with its LF */
 #define MAX_EVENTS 256
 
-static const char PAT64[] =
-    "0123456789abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ+/";
 static const char PING_B[] =
     "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789+/";
 
