@@ -1,8 +1,12 @@
 /*
  * core.c: luaopen_lsock_core, the module table and the small module
- * functions that belong to no object (clocks, sleep).
+ * functions that belong to no object (clocks, sleep, the host name).
  */
+#define _POSIX_C_SOURCE 200809L /* gethostname */
+
+#include <errno.h>
 #include <sys/un.h>
+#include <unistd.h>
 
 #include "lsock.h"
 #include "tls.h"
@@ -37,6 +41,14 @@ static int l_sleep(lua_State *L) {
     return 0;
 }
 
+static int l_gethostname(lua_State *L) {
+    char name[256];
+    if (gethostname(name, sizeof name) < 0) return lsk_fail(L, errno, "gethostname");
+    name[sizeof name - 1] = '\0'; /* POSIX leaves a cut name unterminated */
+    lua_pushstring(L, name);
+    return 1;
+}
+
 static const luaL_Reg functions[] = {
     {"socket", lsk_socket_new},
     {"tcp", lsk_socket_tcp},
@@ -56,6 +68,9 @@ static const luaL_Reg functions[] = {
     {"gettime", l_gettime},
     {"monotime", l_monotime},
     {"sleep", l_sleep},
+    {"_strerror", lsk_l_strerror},
+    {"gethostname", l_gethostname},
+    {"_cert_digest", lsk_cert_digest},
     {NULL, NULL},
 };
 

@@ -19,6 +19,17 @@ void lsk_strerror(int err, char *buf, size_t len) {
     lsk_lower_first(buf);
 }
 
+/* core._strerror(errno): the C library's own words, as written ("Transport
+ * endpoint is not connected"), for faces that must repeat them. */
+int lsk_l_strerror(lua_State *L) {
+    char buf[256];
+    lua_Integer err = luaL_checkinteger(L, 1);
+    if (err < 0 || err > 0xffff || strerror_r((int)err, buf, sizeof buf) != 0)
+        snprintf(buf, sizeof buf, "error %ld", (long)err);
+    lua_pushstring(L, buf);
+    return 1;
+}
+
 void lsk_lower_first(char *msg) {
     /* "Connection refused" reads better inside a sentence. Keep the case
      * of words like "I/O" that are all capitals. */

@@ -122,6 +122,7 @@ void lsk_new_class(lua_State *L, const char *name, const luaL_Reg *meta, const l
 
 /* Push nil, "<what>: <os text>", errno and return 3. */
 int lsk_fail(lua_State *L, int err, const char *what);
+int lsk_l_strerror(lua_State *L); /* core._strerror */
 /* Push nil, "timeout" / nil, "closed" and return 2. */
 int lsk_timeout_result(lua_State *L);
 int lsk_closed_result(lua_State *L);
@@ -193,6 +194,8 @@ void lsk_stream_init(lsk_stream *st, int fd, const lsk_io *io);
  * arguments start at index 2. Each returns the number of results. */
 int lsk_stream_receive(lua_State *L, lsk_stream *st, void *obj);
 int lsk_stream_recv(lua_State *L, lsk_stream *st, void *obj);
+/* recv without consuming: the bytes stay buffered for the next read. */
+int lsk_stream_peek(lua_State *L, lsk_stream *st, void *obj);
 int lsk_stream_send(lua_State *L, lsk_stream *st, void *obj);
 int lsk_stream_settimeout(lua_State *L, lsk_stream *st);
 /* nil, message, errno for the transport failure err of st (obj its

@@ -258,6 +258,20 @@ void lsk_socket_close(lsk_socket *s) {
     lsk_msg_free(s);
 }
 
+/* detach(): the descriptor, handed to the caller; the object is closed
+ * without closing it. Buffered input stays with the object (dropped). */
+static int sock_detach(lua_State *L) {
+    lsk_socket *s = check_socket(L);
+    int fd = s->st.fd;
+    if (s->tls != NULL) return luaL_error(L, "detach: the socket is wrapped by a TLS stream");
+    if (fd < 0) return lsk_closed_result(L);
+    lsk_poll_forget(&s->st);
+    s->st.fd = -1;
+    lsk_socket_close(s);
+    lua_pushinteger(L, fd);
+    return 1;
+}
+
 static int sock_gc(lua_State *L) {
     lsk_socket_close(check_socket(L));
     return 0;
@@ -388,10 +402,28 @@ static int finish_connect(lua_State *L, lsk_socket *s, const lsk_addr *a) {
     return 1;
 }
 
+/* connect() without an address on a message socket: forget the peer (a
+ * connect to AF_UNSPEC), so sendto and recvfrom take any address again. */
+static int disconnect(lua_State *L, lsk_socket *s) {
+    struct sockaddr sa;
+    if (s->type == SOCK_STREAM)
+        return luaL_argerror(L, 2, "address expected (only a message socket can be disconnected)");
+    if (s->st.fd < 0) return lsk_closed_result(L);
+    memset(&sa, 0, sizeof sa);
+    sa.sa_family = AF_UNSPEC;
+    /* Some kernels answer a dissolved association with EAFNOSUPPORT. */
+    if (connect(s->st.fd, &sa, sizeof sa) < 0 && errno != EAFNOSUPPORT)
+        return lsk_fail(L, errno, "connect");
+    lua_pushboolean(L, 1);
+    return 1;
+}
+
 static int connect_once(lua_State *L) {
     lsk_socket *s = check_socket(L);
     lsk_addr a;
-    int n = lsk_get_addr(L, 2, s->family, lsk_addr_flags(s), "connect", &a);
+    int n;
+    if (lua_isnoneornil(L, 2)) return disconnect(L, s);
+    n = lsk_get_addr(L, 2, s->family, lsk_addr_flags(s), "connect", &a);
     if (n) return n;
     if (s->st.fd < 0) return lsk_closed_result(L);
     s->st.pending = 0;
@@ -453,6 +485,12 @@ static int sock_recv(lua_State *L) {
     lsk_socket *s = check_io_socket(L, "recv");
     if (s->type == SOCK_STREAM) return lsk_read_done(&s->st, lsk_stream_recv(L, &s->st, s));
     return lsk_park_call(L, sock_recv, top, lsk_read_done(&s->st, lsk_msg_recv(L, s)));
+}
+
+static int sock_peek(lua_State *L) {
+    lsk_socket *s = check_io_socket(L, "peek");
+    if (s->type != SOCK_STREAM) lsk_wrong_kind(L, s, "peek", "stream");
+    return lsk_read_done(&s->st, lsk_stream_peek(L, &s->st, s));
 }
 
 /* sendto, recvfrom and the batches: every type but stream. */
@@ -607,6 +645,8 @@ static const luaL_Reg methods[] = {
     {"send", sock_send},
     {"receive", sock_receive},
     {"recv", sock_recv},
+    {"peek", sock_peek},
+    {"detach", sock_detach},
     {"sendto", sock_sendto},
     {"recvfrom", sock_recvfrom},
     {"sendmany", sock_sendmany},

@@ -281,8 +281,10 @@ int lsk_stream_receive(lua_State *L, lsk_stream *st, void *obj) {
     return lsk_op_yield(L, &op, 0);
 }
 
-/* One try at recv: as receive_run. */
-static int recv_run(lua_State *L, lsk_stream *st, void *obj, size_t max, lsk_deadline *d) {
+/* One try at recv (or at peek, which leaves the bytes buffered): as
+ * receive_run. */
+static int recv_run(lua_State *L, lsk_stream *st, void *obj, size_t max, int peek,
+                    lsk_deadline *d) {
     size_t len = lsk_buffer_len(&st->in);
     if (len == 0) {
         size_t room = LSK_RECV_ROOM < max ? LSK_RECV_ROOM : max;
@@ -295,14 +297,14 @@ static int recv_run(lua_State *L, lsk_stream *st, void *obj, size_t max, lsk_dea
             return 3;
         }
         if (r < 0) {
-            if (r != -ETIMEDOUT) return lsk_stream_fail(L, st, obj, (int)-r, "recv");
+            if (r != -ETIMEDOUT) return lsk_stream_fail(L, st, obj, (int)-r, peek ? "peek" : "recv");
             return d->nowait ? -1 : lsk_timeout_result(L);
         }
         len = lsk_buffer_len(&st->in);
     }
     if (len > max) len = max;
     lua_pushlstring(L, lsk_buffer_head(&st->in), len);
-    lsk_buffer_consume(&st->in, len);
+    if (!peek) lsk_buffer_consume(&st->in, len);
     return 1;
 }
 
@@ -312,10 +314,11 @@ static int recv_step(lua_State *L, lsk_op *op, int why) {
     if (why == LSK_OP_TIMEOUT) return lsk_timeout_result(L);
     op->st->pending = 0;
     lsk_deadline_init(&d, &op->st->tm, 1);
-    return recv_run(L, op->st, op->obj, op->u.rd.max, &d);
+    return recv_run(L, op->st, op->obj, op->u.rd.max, op->u.rd.pat, &d);
 }
 
-int lsk_stream_recv(lua_State *L, lsk_stream *st, void *obj) {
+/* recv, and peek (peek != 0): the same wait, without consuming. */
+static int recv_or_peek(lua_State *L, lsk_stream *st, void *obj, int peek) {
     lua_Integer max = 65536;
     lsk_deadline d;
     lsk_op op;
@@ -326,13 +329,22 @@ int lsk_stream_recv(lua_State *L, lsk_stream *st, void *obj) {
     if (st->fd < 0) return lsk_closed_result(L);
     st->pending = 0;
     lsk_deadline_init(&d, &st->tm, lsk_task_nowait(L, &st->tm));
-    n = recv_run(L, st, obj, (size_t)max, &d);
+    n = recv_run(L, st, obj, (size_t)max, peek, &d);
     if (n >= 0) return n;
     op.step = recv_step;
     op.obj = obj;
     op.st = st;
     op.u.rd.max = (size_t)max;
+    op.u.rd.pat = peek;
     return lsk_op_yield(L, &op, 0);
+}
+
+int lsk_stream_recv(lua_State *L, lsk_stream *st, void *obj) {
+    return recv_or_peek(L, st, obj, 0);
+}
+
+int lsk_stream_peek(lua_State *L, lsk_stream *st, void *obj) {
+    return recv_or_peek(L, st, obj, 1);
 }
 
 void lsk_send_range(lua_State *L, size_t len, lua_Integer *pi, lua_Integer *pj) {

@@ -87,5 +87,6 @@ void lsk_push_cert(lua_State *L, X509 *x);
  * queue into buf, and empty the queue. verify is the verification result
  * of the connection (X509_V_OK when it is not the cause). */
 void lsk_tls_error(char *buf, size_t len, const char *what, long verify);
+int lsk_cert_digest(lua_State *L); /* core._cert_digest */
 
 #endif

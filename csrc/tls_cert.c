@@ -1,8 +1,10 @@
 /*
  * tls_cert.c: certificates as Lua tables (peercert, peerchain) and
- * OpenSSL's error queue as one message that says why.
+ * OpenSSL's error queue as one message that says why, and certificate
+ * digests by algorithm name.
  */
 #include <arpa/inet.h>
+#include <limits.h>
 #include <stdio.h>
 #include <string.h>
 #include <time.h>
@@ -153,4 +155,38 @@ void lsk_push_cert(lua_State *L, X509 *x) {
     push_bio(L, b);
     lua_setfield(L, -2, "pem");
     ERR_clear_error();
+}
+
+/* core._cert_digest(pem, algorithm): the digest of a certificate (its DER
+ * form) in lower-case hex, for faces that offer more than the SHA-256
+ * fingerprint of peercert(); nil, message for an unknown algorithm or a
+ * text that holds no certificate. */
+int lsk_cert_digest(lua_State *L) {
+    size_t len;
+    const char *pem = luaL_checklstring(L, 1, &len);
+    const char *alg = luaL_optstring(L, 2, "sha256");
+    const EVP_MD *md = EVP_get_digestbyname(alg);
+    unsigned char out[EVP_MAX_MD_SIZE];
+    unsigned int outlen = 0;
+    BIO *b;
+    X509 *x = NULL;
+    if (md == NULL) {
+        lua_pushnil(L);
+        lua_pushfstring(L, "unknown digest algorithm '%s'", alg);
+        return 2;
+    }
+    if (len > INT_MAX) return luaL_argerror(L, 1, "certificate text too long");
+    b = BIO_new_mem_buf(pem, (int)len);
+    if (b != NULL) x = PEM_read_bio_X509(b, NULL, NULL, NULL);
+    BIO_free(b);
+    ERR_clear_error();
+    if (x == NULL || X509_digest(x, md, out, &outlen) != 1) {
+        X509_free(x);
+        lua_pushnil(L);
+        lua_pushliteral(L, "no certificate in the text");
+        return 2;
+    }
+    X509_free(x);
+    push_hex(L, out, outlen);
+    return 1;
 }

@@ -447,6 +447,11 @@ static int tls_recv(lua_State *L) {
     return lsk_read_done(&t->st, lsk_stream_recv(L, &t->st, t));
 }
 
+static int tls_peek(lua_State *L) {
+    lsk_tls *t = check_tls(L);
+    return lsk_read_done(&t->st, lsk_stream_peek(L, &t->st, t));
+}
+
 static int tls_send(lua_State *L) {
     lsk_tls *t = check_tls(L);
     return lsk_stream_send(L, &t->st, t);
@@ -726,6 +731,7 @@ static const luaL_Reg methods[] = {
     {"send", tls_send},
     {"receive", tls_receive},
     {"recv", tls_recv},
+    {"peek", tls_peek},
     {"settimeout", tls_settimeout},
     {"shutdown", tls_shutdown},
     {"close", tls_close},

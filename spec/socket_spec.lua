@@ -51,6 +51,14 @@ describe("lsock module", function()
   it("reports its version", function()
     assert.equal("lsock 0.1.0", lsock._VERSION)
   end)
+
+  it("gives the host's name", function()
+    local f = io.open("/proc/sys/kernel/hostname")
+    local name = lsock.gethostname()
+    assert.is_string(name)
+    assert.is_true(#name > 0)
+    if f then assert.equal(f:read("*l"), name) f:close() end
+  end)
 end)
 
 describe("socket creation", function()

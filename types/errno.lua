@@ -1,0 +1,97 @@
+---@meta _
+-- LuaLS annotations for `lsock.errno` (also `require("lsock.core").errno`):
+-- the table from error names to this system's numbers, for comparing with
+-- the third result of a failure (`errno == lsock.errno.ECONNREFUSED`).
+-- Names marked `?` are only there where the system defines them (each is
+-- behind an #ifdef in csrc/errors.c); every other one is always there.
+-- spec/types_spec.lua checks this list against the real table.
+
+---@class lsock.errno
+---@field EPERM integer
+---@field ENOENT integer
+---@field ESRCH integer
+---@field EINTR integer
+---@field EIO integer
+---@field ENXIO integer
+---@field E2BIG integer
+---@field ENOEXEC integer
+---@field EBADF integer
+---@field ECHILD integer
+---@field EAGAIN integer
+---@field ENOMEM integer
+---@field EACCES integer
+---@field EFAULT integer
+---@field EBUSY integer
+---@field EEXIST integer
+---@field EXDEV integer
+---@field ENODEV integer
+---@field ENOTDIR integer
+---@field EISDIR integer
+---@field EINVAL integer
+---@field ENFILE integer
+---@field EMFILE integer
+---@field ENOTTY integer
+---@field EFBIG integer
+---@field ENOSPC integer
+---@field ESPIPE integer
+---@field EROFS integer
+---@field EMLINK integer
+---@field EPIPE integer
+---@field EDOM integer
+---@field ERANGE integer
+---@field EDEADLK integer
+---@field ENAMETOOLONG integer
+---@field ENOLCK integer
+---@field ENOSYS integer
+---@field ENOTEMPTY integer
+---@field ELOOP integer
+---@field EWOULDBLOCK integer
+---@field ENOMSG integer
+---@field EIDRM integer
+---@field ENOSTR integer
+---@field ENODATA integer
+---@field ETIME integer
+---@field ENOSR integer
+---@field ENOLINK integer
+---@field EPROTO integer
+---@field EMULTIHOP integer
+---@field EBADMSG integer
+---@field EOVERFLOW integer
+---@field EILSEQ integer
+---@field ENOTSOCK integer
+---@field EDESTADDRREQ integer
+---@field EMSGSIZE integer
+---@field EPROTOTYPE integer
+---@field ENOPROTOOPT integer
+---@field EPROTONOSUPPORT integer
+---@field EOPNOTSUPP integer
+---@field ENOTSUP integer
+---@field EAFNOSUPPORT integer
+---@field EADDRINUSE integer
+---@field EADDRNOTAVAIL integer
+---@field ENETDOWN integer
+---@field ENETUNREACH integer
+---@field ENETRESET integer
+---@field ECONNABORTED integer
+---@field ECONNRESET integer
+---@field ENOBUFS integer
+---@field EISCONN integer
+---@field ENOTCONN integer
+---@field ETIMEDOUT integer
+---@field ECONNREFUSED integer
+---@field EHOSTUNREACH integer
+---@field EALREADY integer
+---@field EINPROGRESS integer
+---@field ESTALE integer
+---@field EDQUOT integer
+---@field ECANCELED integer
+---@field EOWNERDEAD integer
+---@field ENOTRECOVERABLE integer
+---@field ETXTBSY integer
+---@field ESOCKTNOSUPPORT? integer
+---@field EPFNOSUPPORT? integer
+---@field ESHUTDOWN? integer
+---@field ETOOMANYREFS? integer
+---@field EHOSTDOWN? integer
+---@field ENONET? integer
+---@field ENOKEY? integer
