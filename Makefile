@@ -1,10 +1,12 @@
 # lsock: build, test, demo, bench, install.
 #
-#   make                 build build/$(LUA)/lsock/core.so (LUA defaults to lua5.4)
+#   make                 build build/$(LUA)/lsock/core.so and build/$(LUA)/liblsock.a
+#                        (LUA defaults to lua5.4)
 #   make LUA=luajit      the same for another interpreter (lua5.1 ... lua5.4, luajit)
 #   make demo            install what is missing, build, run the examples
 #   make test            install what is missing, run every spec on every Lua
 #   make bench           benchmarks against LuaSocket and a C baseline
+#   make embed           build/$(LUA)/embed-host, the C host of examples/embed
 #   make install         install for $(LUA) under $(PREFIX)
 
 LUA     ?= lua5.4
@@ -29,10 +31,11 @@ HDR := $(wildcard csrc/*.h)
 OUT ?= build/$(LUA)
 OBJ := $(patsubst csrc/%.c,$(OUT)/obj/%.o,$(SRC))
 SO  := $(OUT)/lsock/core.so
+LIB := $(OUT)/liblsock.a
 
 .PHONY: all deps demo test bench lint install clean embed
 
-all: $(SO)
+all: $(SO) $(LIB)
 
 $(OUT)/obj/%.o: csrc/%.c $(HDR)
 	@mkdir -p $(dir $@)
@@ -42,11 +45,24 @@ $(SO): $(OBJ)
 	@mkdir -p $(dir $@)
 	$(CC) -shared -pthread $(LDFLAGS) -o $@ $(OBJ) $(SSL_LIBS)
 
-# examples/embed/host.c: a C host program with lsock.core linked in.
+# liblsock.a: the same objects as core.so, for hosts that link lsock.core
+# in. Being -fPIC, they can go into a shared library as well as a program;
+# with hidden visibility, only lsock.h's functions are ever exported from
+# either (even from a program linked with -rdynamic so that the C modules
+# it loads find Lua). The archive is made afresh, so that no member of a
+# source file since removed stays in it. It is compiled against $(LUA)'s
+# headers: a host links it with that Lua.
+$(LIB): $(OBJ)
+	@mkdir -p $(dir $@)
+	rm -f $@
+	$(AR) rcs $@ $(OBJ)
+
+# examples/embed/host.c: a C host program with lsock.core linked in from
+# liblsock.a, which needs OpenSSL, libm and threads after it.
 EMBED := $(OUT)/embed-host
 embed: $(EMBED)
-$(EMBED): examples/embed/host.c $(OBJ)
-	$(CC) -std=c99 $(WARN) $(CFLAGS) $(LUA_CFLAGS) -Icsrc -o $@ $< $(OBJ) \
+$(EMBED): examples/embed/host.c csrc/lsock.h $(LIB)
+	$(CC) -std=c99 $(WARN) $(CFLAGS) $(LUA_CFLAGS) -Icsrc $(LDFLAGS) -o $@ $< $(LIB) \
 		$(shell pkg-config --libs $(LUA_PC)) $(SSL_LIBS) -lm -pthread
 
 deps:
@@ -75,13 +91,20 @@ bench: deps
 	LUA=$(LUA) bash bench/run.sh
 
 lint:
-	luacheck lua spec examples bench
+	luacheck lua spec examples bench types scripts
 
-install: $(SO)
+# The module and the Lua files for $(LUA); liblsock.a and lsock.h for C
+# hosts (the archive is $(LUA)'s: installing for another Lua replaces it).
+install: $(SO) $(LIB)
 	install -d $(DESTDIR)$(PREFIX)/lib/lua/$(LUA_VERSION)/lsock
 	install -m 755 $(SO) $(DESTDIR)$(PREFIX)/lib/lua/$(LUA_VERSION)/lsock/core.so
 	install -d $(DESTDIR)$(PREFIX)/share/lua/$(LUA_VERSION)/lsock
 	install -m 644 lua/lsock/*.lua $(DESTDIR)$(PREFIX)/share/lua/$(LUA_VERSION)/lsock/
+	install -d $(DESTDIR)$(PREFIX)/share/lua/$(LUA_VERSION)/lsock/compat
+	install -m 644 lua/lsock/compat/*.lua $(DESTDIR)$(PREFIX)/share/lua/$(LUA_VERSION)/lsock/compat/
+	install -d $(DESTDIR)$(PREFIX)/lib $(DESTDIR)$(PREFIX)/include
+	install -m 644 $(LIB) $(DESTDIR)$(PREFIX)/lib/liblsock.a
+	install -m 644 csrc/lsock.h $(DESTDIR)$(PREFIX)/include/lsock.h
 
 clean:
 	rm -rf build

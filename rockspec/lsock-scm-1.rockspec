@@ -40,5 +40,14 @@ build = {
       ["lsock.icmp"] = "lua/lsock/icmp.lua",
       ["lsock.loop"] = "lua/lsock/loop.lua",
       ["lsock.tls"] = "lua/lsock/tls.lua",
+      ["lsock.compat"] = "lua/lsock/compat.lua",
+      ["lsock.compat.ssl"] = "lua/lsock/compat/ssl.lua",
+      ["lsock.compat.https"] = "lua/lsock/compat/https.lua",
+      ["lsock.compat.mime"] = "lua/lsock/compat/mime.lua",
    },
+}
+-- `luarocks test`: busted over spec/ with the checkout's .busted; LuaRocks
+-- installs busted itself as a test dependency when no tree has it.
+test = {
+   type = "busted",
 }
