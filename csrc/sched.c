@@ -673,6 +673,26 @@ static int sc_count(lua_State *L) {
     return 1;
 }
 
+/* scheduler:timeout() -> seconds until the loop has work without any
+ * socket becoming ready: 0 when coroutines wait to run, else the time to
+ * the first timer (0 once it is due), else nil. A host that waits on
+ * getfd() for at most this long, then steps, misses nothing. */
+static int sc_timeout(lua_State *L) {
+    sched *S = check_sched(L);
+    double left;
+    if (S->ready.n > 0) {
+        lua_pushnumber(L, 0);
+        return 1;
+    }
+    if (S->nheap == 0) {
+        lua_pushnil(L);
+        return 1;
+    }
+    left = S->t[S->heap[0]].at - lsk_monotime();
+    lua_pushnumber(L, left > 0 ? left : 0);
+    return 1;
+}
+
 static int sc_timers(lua_State *L) {
     lua_pushinteger(L, (lua_Integer)check_sched(L)->nheap);
     return 1;
@@ -738,7 +758,7 @@ int lsk_scheduler_new(lua_State *L) {
 static const luaL_Reg methods[] = {
     {"spawn", sc_spawn},     {"step", sc_step},         {"onerror", sc_onerror},
     {"count", sc_count},     {"timers", sc_timers},     {"watched", sc_watched},
-    {"getfd", sc_getfd},     {NULL, NULL},
+    {"getfd", sc_getfd},     {"timeout", sc_timeout},   {NULL, NULL},
 };
 
 void lsk_scheduler_open(lua_State *L) {

@@ -1033,6 +1033,31 @@ describe("lsock.loop driven by its host", function()
   end)
 end)
 
+describe("loop.timeout", function()
+  it("says how long a host may wait: 0 with work queued, the next timer, nil for none", function()
+    assert.equal(0, loop.count(), "a spec before this one left coroutines")
+    assert.is_nil(loop.timeout())
+    local woke = false
+    loop.spawn(function()
+      loop.sleep(0.2)
+      woke = true
+    end)
+    assert.equal(0, loop.timeout()) -- the new coroutine waits to start
+    loop.step(0)
+    local t = loop.timeout()
+    assert.is_number(t)
+    assert.is_true(t > 0.1 and t <= 0.2, "timeout " .. tostring(t))
+    -- a host that waits that long and steps finds the sleeper done
+    lsock.sleep(t)
+    for _ = 1, 10 do
+      if loop.step(0) == 0 then break end
+      lsock.sleep(loop.timeout() or 0.01)
+    end
+    assert.is_true(woke)
+    assert.is_nil(loop.timeout())
+  end)
+end)
+
 describe("lsock.loop timers", function()
   it("wakes 300 sleepers of random lengths in the order of their deadlines", function()
     local woke, seed = {}, 12345

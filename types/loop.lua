@@ -55,4 +55,10 @@ function loop.count() end
 ---@return string? err
 function loop.getfd() end
 
+---Seconds a host may wait on `getfd()` before it must call `step(0)` even
+---though no socket became ready: 0 when coroutines wait to run, else the
+---time to the loop's next timer (0 once due), else nil (no timer).
+---@return number? seconds
+function loop.timeout() end
+
 return loop

@@ -9,7 +9,8 @@
  * returns. From then on the host's own poll(2) loop waits on loop.getfd()
  * and on the sockets of its own clients, which connect, send lines and
  * check every byte that comes back, and it runs the loop with
- * loop.step(0).
+ * loop.step(0) when that descriptor is readable or loop.timeout() has
+ * passed.
  *
  *   usage: embed-host SCRIPT.lua [LUA_DIR]
  *
@@ -46,13 +47,9 @@
 /* loop.getfd() is readable only when the kernel has an event for a socket
  * the loop waits on. Its timers (loop.sleep, every socket timeout,
  * lsock.connect's next attempt) and its run queue (coroutines just
- * spawned, woken by another one, or waiting to read input already
- * buffered, all of which run at the next step) never make it readable,
- * and lsock.loop tells a host neither when its next timer is due nor
- * whether a coroutine waits to run. So the host also steps the loop at
- * least every TICK_MS: a timer fires up to TICK_MS late, a new coroutine
- * starts within TICK_MS. */
-#define TICK_MS 10
+ * spawned or woken by another one) never make it readable: loop.timeout()
+ * says how long the host may wait before it must step the loop anyway
+ * (0: at once; nil: until the descriptor says so). */
 
 typedef struct client {
     int fd;
@@ -225,8 +222,8 @@ typedef struct start_args {
 } start_args;
 
 /* Run protected (everything here may raise): register lsock, run the
- * script with the listening socket, and return loop.step, loop.getfd()
- * and the script's report function. */
+ * script with the listening socket, and return loop.step, loop.timeout,
+ * loop.getfd() and the script's report function. */
 static int start_script(lua_State *L) {
     start_args *a = (start_args *)lua_touserdata(L, 1);
     int err;
@@ -246,12 +243,13 @@ static int start_script(lua_State *L) {
     lua_call(L, 2, 1); /* 3: the report function */
     if (!lua_isfunction(L, 3)) return luaL_error(L, "%s: returned no report function", a->script);
     lua_getfield(L, 2, "step");
+    lua_getfield(L, 2, "timeout");
     lua_getfield(L, 2, "getfd");
     lua_call(L, 0, 2); /* the descriptor, or nil and why */
     if (!lua_isnumber(L, -2)) return luaL_error(L, "loop.getfd: %s", lua_tostring(L, -1));
     lua_pop(L, 1);
     lua_pushvalue(L, 3);
-    return 3;
+    return 4;
 }
 
 /* loop.step(0) (at stack index 1), protected: 0 and how many coroutines
@@ -269,10 +267,24 @@ static int step_loop(lua_State *L, int *alive) {
     return 0;
 }
 
-/* The script's own account (its report function, at stack index 3):
+/* loop.timeout() (at stack index 2), protected: 0 and its seconds in
+ * *secs (-1 for none), or -1. */
+static int loop_timeout(lua_State *L, double *secs) {
+    lua_pushvalue(L, 2);
+    if (lua_pcall(L, 0, 1, 0) != 0) {
+        fprintf(stderr, "loop.timeout: %s\n", lua_tostring(L, -1));
+        lua_pop(L, 1);
+        return -1;
+    }
+    *secs = lua_isnumber(L, -1) ? (double)lua_tonumber(L, -1) : -1;
+    lua_pop(L, 1);
+    return 0;
+}
+
+/* The script's own account (its report function, at stack index 4):
  * *ok, and its summary or what went wrong, left on the stack. */
 static const char *script_report(lua_State *L, int *ok) {
-    lua_pushvalue(L, 3);
+    lua_pushvalue(L, 4);
     *ok = lua_pcall(L, 0, 2, 0) == 0 && lua_toboolean(L, -2);
     return lua_tostring(L, -1);
 }
@@ -283,7 +295,7 @@ static const char *script_report(lua_State *L, int *ok) {
  * has all its bytes and the server closed, and no coroutine is left. */
 static int run(lua_State *L, int loopfd, client *c) {
     struct pollfd pfd[1 + NCLIENTS];
-    double deadline = now() + DEADLINE, next_step = 0, left_ms;
+    double deadline = now() + DEADLINE, wait, start, lt;
     int alive = -1, i, n;
     for (;;) {
         int done = 0;
@@ -300,16 +312,18 @@ static int run(lua_State *L, int loopfd, client *c) {
             pfd[1 + i].fd = c[i].eof ? -1 : c[i].fd; /* poll skips -1 */
             pfd[1 + i].events = (short)(POLLIN | (c[i].sent < c[i].nout ? POLLOUT : 0));
         }
-        left_ms = (next_step - now()) * 1000.0; /* clamped before it becomes an int */
-        n = poll(pfd, 1 + NCLIENTS,
-                 left_ms <= 0 ? 0 : left_ms >= TICK_MS ? TICK_MS : (int)left_ms + 1);
+        /* Wait for the loop's descriptor, a client, or the loop's next
+         * timer, whichever comes first (and never past the deadline). */
+        if (loop_timeout(L, &lt) != 0) return -1;
+        start = now();
+        wait = deadline - start;
+        if (lt >= 0 && lt < wait) wait = lt;
+        n = poll(pfd, 1 + NCLIENTS, wait <= 0 ? 0 : (int)(wait * 1000.0) + 1);
         if (n < 0 && errno != EINTR) return fail("poll");
         for (i = 0; n > 0 && i < NCLIENTS; i++)
             if (pfd[1 + i].revents && client_io(&c[i], i + 1, pfd[1 + i].revents) != 0) return -1;
-        if ((n > 0 && pfd[0].revents) || now() >= next_step) {
+        if ((n > 0 && pfd[0].revents) || (lt >= 0 && now() - start >= lt))
             if (step_loop(L, &alive) != 0) return -1;
-            next_step = now() + TICK_MS / 1000.0;
-        }
     }
 }
 
@@ -354,12 +368,13 @@ int main(int argc, char **argv) {
     a.listen_fd = &listen_fd;
     lua_pushcfunction(L, start_script);
     lua_pushlightuserdata(L, &a);
-    if (lua_pcall(L, 1, 3, 0) != 0) {
+    if (lua_pcall(L, 1, 4, 0) != 0) {
         fprintf(stderr, "%s\n", lua_tostring(L, -1));
         goto done;
     }
-    /* The stack from here on: 1 loop.step, 2 its descriptor, 3 the report. */
-    if (run(L, (int)lua_tointeger(L, 2), c) != 0) goto done;
+    /* The stack from here on: 1 loop.step, 2 loop.timeout, 3 the loop's
+     * descriptor, 4 the report. */
+    if (run(L, (int)lua_tointeger(L, 3), c) != 0) goto done;
     said = script_report(L, &ok);
     if (!ok) {
         fprintf(stderr, "script: %s\n", said ? said : "(no message)");

@@ -154,4 +154,9 @@ function loop._watched() return S:watched() end
 
 function loop.getfd() return S:getfd() end
 
+-- Seconds until the loop has work even if no socket becomes ready: 0 when
+-- coroutines wait to run, the time to the first timer, or nil (none). A
+-- host waits on getfd() for at most this long, then calls step(0).
+function loop.timeout() return S:timeout() end
+
 return loop
