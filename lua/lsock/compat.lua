@@ -82,14 +82,12 @@ local function resolve(host, port, family, passive)
   local p = port_of(port)
   if not p then return nil, "service not supported for socket type" end
   if host == "*" then host = nil; passive = true end
-  if host == "localhost" and not family then
-    -- The resolver's order, which LuaSocket keeps, lists ::1 first on some
-    -- systems; nothing to change: the answers are tried in order.
-    host = "localhost"
+  if host ~= nil and type(host) ~= "string" then
+    error(("bad argument #2 (string expected, got %s)"):format(type(host)), 3)
   end
-  local ok, answers, err = pcall(lsock.getaddrinfo, host, p,
-    { family = family, type = "stream", passive = passive })
-  if not ok then return nil, "host or service not provided, or not known" end
+  -- Called directly (no pcall): inside lsock.loop the lookup may yield,
+  -- which PUC Lua 5.1 cannot do across pcall.
+  local answers, err = lsock.getaddrinfo(host, p, { family = family, type = "stream", passive = passive })
   if not answers then return nil, resolver_error(err) end
   return answers
 end
@@ -679,8 +677,8 @@ define("udp", "sendto", "unconnected", function(self, data, host, port)
   end
   local p = port_of(port)
   if not p then return nil, "service not supported for socket type" end
-  local ok, answers, err = pcall(lsock.getaddrinfo, host, p, { numeric = true, type = "dgram", family = self.family })
-  if not ok or not answers then return nil, "Name or service not known", err end
+  local answers = lsock.getaddrinfo(host, p, { numeric = true, type = "dgram", family = self.family })
+  if not answers then return nil, "Name or service not known" end
   local ai = answers[1]
   if not self.s then
     local _, oerr = open(self, ai.family)
@@ -993,10 +991,7 @@ local dns = {}
 socket.dns = dns
 
 local function addresses(name, family)
-  local ok, answers = pcall(lsock.getaddrinfo, name, nil,
-    { family = family, type = "stream", canonname = true })
-  if not ok or not answers then return nil end
-  return answers
+  return lsock.getaddrinfo(name, nil, { family = family, type = "stream", canonname = true })
 end
 
 -- toip(name): the first IPv4 address and {name=, alias=, ip=}.
@@ -1024,8 +1019,7 @@ end
 
 function dns.getaddrinfo(host)
   if type(host) ~= "string" then error("bad argument #1 to 'getaddrinfo' (string expected)", 2) end
-  local ok, answers, err = pcall(lsock.getaddrinfo, host, nil, { type = "stream" })
-  if not ok then return nil, "host or service not provided, or not known" end
+  local answers, err = lsock.getaddrinfo(host, nil, { type = "stream" })
   if not answers then return nil, resolver_error(err) end
   local t = {}
   for _, ai in ipairs(answers) do t[#t + 1] = { family = ai.family, addr = ai.addr } end

@@ -94,6 +94,9 @@ local function request(reqt, body)
   local parsed = url.parse(reqt.url or "", { scheme = "https" })
   if parsed.scheme ~= "https" then return nil, "wrong scheme" end
   if reqt.create then return nil, "create function not permitted" end
+  -- As LuaSec: a redirect could leave TLS, a proxy would see the request.
+  if reqt.redirect then return nil, "redirect not supported" end
+  if reqt.proxy then return nil, "proxy not supported" end
   local req = {}
   for k, v in pairs(reqt) do req[k] = v end
   if not parsed.port and not req.port then req.port = https.PORT end

@@ -368,12 +368,12 @@ function Conn:getpeerchain()
   return chain
 end
 
--- getpeerverification(): true, or false and a table of reasons.
+-- getpeerverification(): true, or false and why.
 function Conn:getpeerverification()
-  if not self.t then return false, { { "no handshake yet" } } end
+  if not self.t then return false, "closed" end
   local ok, why = self.t:verified()
   if ok then return true end
-  return false, { { why } }
+  return false, why
 end
 
 function Conn:getalpn()
