@@ -85,6 +85,7 @@ static const option options[] = {
     SOCKOPT("rcvbuf", OPT_INT, 0, SO_RCVBUF),
     SOCKOPT("sndbuf", OPT_INT, 0, SO_SNDBUF),
     SOCKOPT("broadcast", OPT_BOOL, 0, SO_BROADCAST),
+    SOCKOPT("dontroute", OPT_BOOL, 0, SO_DONTROUTE),
     {"v6only", OPT_BOOL, 0, NONE, NONE, IPPROTO_IPV6, IPV6_V6ONLY},
     {"ttl", OPT_INT, 0, IPPROTO_IP, IP_TTL, IPPROTO_IPV6, IPV6_UNICAST_HOPS},
     {"tos", OPT_INT, 0, IPPROTO_IP, IP_TOS, IPPROTO_IPV6, IPV6_TCLASS},

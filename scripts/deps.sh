@@ -6,7 +6,7 @@ set -eu
 PACKAGES="gcc make pkg-config libssl-dev valgrind
 lua5.1 lua5.2 lua5.3 lua5.4 luajit
 liblua5.1-0-dev liblua5.2-dev liblua5.3-dev liblua5.4-dev libluajit-5.1-dev
-lua-busted lua-check luarocks lua-socket
+lua-busted lua-check luarocks lua-socket lua-sec
 iproute2 procps util-linux lua-cqueues openssl curl"
 
 missing=""

@@ -48,6 +48,7 @@
 ---| "rcvbuf"          # integer
 ---| "sndbuf"          # integer
 ---| "broadcast"       # boolean
+---| "dontroute"       # boolean: only to hosts on a directly connected network (SO_DONTROUTE)
 ---| "v6only"          # boolean, inet6
 ---| "ttl"             # integer (inet6: the unicast hop limit)
 ---| "tos"             # integer (inet6: the traffic class)

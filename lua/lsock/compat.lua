@@ -60,7 +60,8 @@ local RESOLVER = {
 
 local function resolver_error(err)
   local text = tostring(err):match(": ([^:]*)$") or tostring(err)
-  return RESOLVER[text:lower()] or text
+  -- lsock writes the resolver's words in lower case; LuaSocket as written.
+  return RESOLVER[text:lower()] or (text:gsub("^%l", string.upper))
 end
 
 -- ---- names and numbers ------------------------------------------------------
@@ -94,12 +95,19 @@ end
 
 -- Unix paths: LuaSocket names an abstract socket with a leading zero
 -- byte, lsock with "@"; a file whose name starts with "@" stays a file.
+-- A path too long for the address is nil, "path too long", as LuaSocket
+-- answers it.
 local function to_lsock_path(path)
   if type(path) ~= "string" then
     error(("bad argument #2 (string expected, got %s)"):format(type(path)), 3)
   end
-  if path:sub(1, 1) == "\0" then return "@" .. path:sub(2) end
-  if path:sub(1, 1) == "@" then return "./" .. path end
+  local abstract = path:sub(1, 1) == "\0"
+  if #path > core._UNIX_PATH_MAX + (abstract and 1 or 0) then return nil, "path too long" end
+  if abstract then return "@" .. path:sub(2) end
+  if path:sub(1, 1) == "@" then
+    if #path + 2 > core._UNIX_PATH_MAX then return nil, "path too long" end
+    return "./" .. path
+  end
   return path
 end
 
@@ -110,20 +118,29 @@ end
 
 -- ---- options ----------------------------------------------------------------
 
-local function boolean_option(name)
+-- Each option: lsock's name, set (LuaSocket's value to lsock's; raises
+-- as LuaSocket does for a value of the wrong type, at the caller of
+-- setoption: level 3) and get (lsock's value to LuaSocket's; none: the
+-- option cannot be read on the face, as in LuaSocket).
+local function boolean_option(name, write_only)
   return {
     name = name,
-    set = function(v) return v and true or false end,
+    write_only = write_only,
+    set = function(v)
+      if type(v) ~= "boolean" then error("bad argument #3 to 'setoption' (boolean expected)", 3) end
+      return v
+    end,
     get = function(v) return v end,
   }
 end
 
-local function integer_option(name)
+local function integer_option(name, write_only)
   return {
     name = name,
+    write_only = write_only,
     set = function(v)
       local n = tonumber(v)
-      if not n then error("bad argument #3 to 'setoption' (number expected)", 4) end
+      if not n then error("bad argument #3 to 'setoption' (number expected)", 3) end
       return floor(n)
     end,
     get = function(v) return v end,
@@ -133,9 +150,13 @@ end
 local linger = {
   name = "linger",
   set = function(v)
-    if type(v) ~= "table" then error("bad argument #3 to 'setoption' (table expected)", 4) end
+    if type(v) ~= "table" then error("bad argument #3 to 'setoption' (table expected)", 3) end
+    if type(v.on) ~= "boolean" then error("bad argument #3 to 'setoption' (boolean 'on' field expected)", 3) end
+    if type(v.timeout) ~= "number" then
+      error("bad argument #3 to 'setoption' (number 'timeout' field expected)", 3)
+    end
     if not v.on then return false end
-    return floor(tonumber(v.timeout) or 0)
+    return floor(v.timeout)
   end,
   get = function(v)
     if v == false then return { on = false, timeout = 0 } end
@@ -148,7 +169,13 @@ local function membership(name, iface_default)
     name = name,
     write_only = true,
     set = function(v)
-      if type(v) ~= "table" then error("bad argument #3 to 'setoption' (table expected)", 4) end
+      if type(v) ~= "table" then error("bad argument #3 to 'setoption' (table expected)", 3) end
+      if type(v.multiaddr) ~= "string" then
+        error("bad argument #3 to 'setoption' (string 'multiaddr' field expected)", 3)
+      end
+      if not numeric(v.multiaddr) then
+        error("bad argument #3 to 'setoption' (invalid 'multiaddr' ip address)", 3)
+      end
       local iface = v.interface
       if iface == "*" or iface == nil then iface = iface_default end
       return { group = v.multiaddr, interface = iface }
@@ -172,10 +199,8 @@ local error_option = {
 }
 
 local COMMON = {
-  ["keepalive"] = boolean_option("keepalive"),
   ["reuseaddr"] = boolean_option("reuseaddr"),
   ["reuseport"] = boolean_option("reuseport"),
-  ["linger"] = linger,
   ["send-buffer-size"] = integer_option("sndbuf"),
   ["recv-buffer-size"] = integer_option("rcvbuf"),
   ["error"] = error_option,
@@ -187,17 +212,20 @@ local function with_common(t)
 end
 
 local TCP_OPTIONS = with_common {
+  ["keepalive"] = boolean_option("keepalive"),
+  ["linger"] = linger,
   ["tcp-nodelay"] = boolean_option("nodelay"),
   ["tcp-keepidle"] = integer_option("keepidle"),
   ["tcp-keepcnt"] = integer_option("keepcnt"),
   ["tcp-keepintvl"] = integer_option("keepintvl"),
-  ["ipv6-v6only"] = boolean_option("v6only"),
+  ["ipv6-v6only"] = boolean_option("v6only", true),
 }
 
 local UDP_OPTIONS = with_common {
   ["broadcast"] = boolean_option("broadcast"),
+  ["dontroute"] = boolean_option("dontroute"),
   ["ip-multicast-if"] = multicast_if,
-  ["ip-multicast-ttl"] = integer_option("multicast_ttl"),
+  ["ip-multicast-ttl"] = integer_option("multicast_ttl", true),
   ["ip-multicast-loop"] = boolean_option("multicast_loop"),
   ["ip-add-membership"] = membership("add_membership", "0.0.0.0"),
   ["ip-drop-membership"] = membership("drop_membership", "0.0.0.0"),
@@ -211,7 +239,7 @@ local UDP_OPTIONS = with_common {
 }
 
 local UNIX_OPTIONS = {
-  ["keepalive"] = COMMON["keepalive"],
+  ["keepalive"] = TCP_OPTIONS["keepalive"],
   ["reuseaddr"] = COMMON["reuseaddr"],
   ["linger"] = linger,
   ["send-buffer-size"] = COMMON["send-buffer-size"],
@@ -227,7 +255,6 @@ local UNIX_OPTIONS = {
 -- setpeername) swaps it, as LuaSocket swaps the class of its userdata.
 local classes = {}
 local methods = {}      -- kind -> name -> function
-local any_of = {}       -- kind -> name -> set of classes that may call it
 
 local function new_object(kind, class, s, family)
   local self = { s = s or false, kind = kind, family = family, stats = false }
@@ -245,14 +272,25 @@ end
 
 -- The lsock socket of an object whose kind needs one now; creating it
 -- (with the settings kept so far) for an object of no family yet.
-local function apply_settings(self, s)
-  if self.tb or self.tt then
-    s:settimeout(self.tb, "b")
-    s:settimeout(self.tt, "t")
+-- LuaSocket's timeouts on an lsock stream s. LuaSocket measures the
+-- block timeout from the start of each call, so alone it limits the whole
+-- call (lsock's "t"); with a total timeout too, it limits each wait.
+local function apply_timeouts(tb, tt, s)
+  tb = tb and tb >= 0 and tb or nil
+  tt = tt and tt >= 0 and tt or nil
+  if tt then
+    s:settimeout(tb, "b")
+    s:settimeout(tt, "t")
+  else
+    s:settimeout(nil, "b")
+    s:settimeout(tb, "t")
   end
+end
+
+local function apply_settings(self, s)
+  if self.tb or self.tt then apply_timeouts(self.tb, self.tt, s) end
   if self.kind == "tcp" and self.family == "inet6" then s:setoption("v6only", true) end
-  for _, o in ipairs(self.queued or {}) do s:setoption(o[1], o[2]) end
-  self.queued = nil
+  for _, o in ipairs(self.options or {}) do s:setoption(o[1], o[2]) end
 end
 
 local function open(self, family)
@@ -266,11 +304,9 @@ end
 
 local function define(kind, name, allowed, fn)
   methods[kind] = methods[kind] or {}
-  any_of[kind] = any_of[kind] or {}
   local set = {}
   for class in allowed:gmatch("%S+") do set[kind .. "{" .. class .. "}"] = true end
   local expected = allowed:find(" ") and (kind .. "{any}") or (kind .. "{" .. allowed .. "}")
-  any_of[kind][name] = set
   methods[kind][name] = function(self, ...)
     local mt = getmetatable(self)
     if type(self) ~= "table" or not mt or not set[mt.class] then
@@ -280,10 +316,24 @@ local function define(kind, name, allowed, fn)
   end
 end
 
-local function make_class(kind, class, extra)
-  local index = { class = class }
-  for name, fn in pairs(methods[kind]) do index[name] = fn end
-  for name, fn in pairs(extra or {}) do index[name] = fn end
+-- The methods LuaSocket 3.1 gives each kind (every class of a kind has
+-- them all, and each checks the class it needs), plus lsock().
+local METHODS = {
+  tcp = "accept bind close connect dirty getfamily getfd getoption getpeername getsockname getstats "
+    .. "gettimeout listen receive send setfd setoption setpeername setsockname setstats settimeout shutdown",
+  udp = "close dirty getfamily getfd getoption getpeername getsockname gettimeout receive receivefrom "
+    .. "send sendto setfd setoption setpeername setsockname settimeout",
+  unixstream = "accept bind close connect dirty getfd getsockname getstats listen receive send setfd "
+    .. "setoption setpeername setsockname setstats settimeout shutdown",
+  unixdgram = "bind close connect dirty getfd getsockname gettimeout receive receivefrom send sendto "
+    .. "setfd setoption setpeername setsockname settimeout",
+}
+
+local function make_class(kind, class)
+  local index = { class = class, lsock = methods[kind].lsock }
+  for name in METHODS[kind]:gmatch("%S+") do
+    index[name] = assert(methods[kind][name], name)
+  end
   classes[class] = {
     class = class,
     __index = index,
@@ -341,8 +391,7 @@ define_common("dirty", ANY, function(self)
 end)
 
 define_common("settimeout", ANY, function(self, t, mode)
-  t = tonumber(t)
-  if t and t < 0 then t = nil end
+  t = tonumber(t) or -1
   if mode == nil or mode == "b" or mode == "r" then
     self.tb = t
   elseif mode == "t" then
@@ -350,7 +399,7 @@ define_common("settimeout", ANY, function(self, t, mode)
   else
     error("bad argument #3 to 'settimeout' (invalid timeout mode)", 2)
   end
-  if self.s then self.s:settimeout(t, mode == "t" and "t" or "b") end
+  if self.s then apply_timeouts(self.tb, self.tt, self.s) end
   return 1
 end)
 
@@ -364,18 +413,27 @@ define_common("getfamily", ANY, function(self)
   return "inet4"
 end)
 
+-- A name failure in LuaSocket's words; a closed object, or one with no
+-- descriptor yet, has a bad descriptor.
+local function name_error(err, errno)
+  if err == "closed" then return nil, core._strerror(E.EBADF) end
+  return nil, oserror(err, errno)
+end
+
+-- getsockname gives the port as a string (LuaSocket reads it back with
+-- getnameinfo), getpeername as a number.
 define_common("getsockname", ANY, function(self)
-  if not self.s then return nil, core._strerror(E.EBADF) end
+  if not self.s then return name_error("closed") end
   local a, p, f = self.s:getsockname()
-  if not a then return nil, oserror(p, f) end
+  if not a then return name_error(p, f) end
   if self.kind == "unixstream" or self.kind == "unixdgram" then return from_lsock_path(a) end
-  return a, p, f
+  return a, tostring(p), f
 end)
 
 local function getpeername(self)
-  if not self.s then return nil, core._strerror(E.EBADF) end
+  if not self.s then return name_error("closed") end
   local a, p, f = self.s:getpeername()
-  if not a then return nil, oserror(p, f) end
+  if not a then return name_error(p, f) end
   if self.kind == "unixstream" or self.kind == "unixdgram" then return from_lsock_path(a) end
   return a, p, f
 end
@@ -395,12 +453,15 @@ define_common("setoption", ANY, function(self, name, value)
   if not self.s then
     -- No descriptor yet (socket.tcp() and socket.udp() choose the family
     -- when they bind or connect): kept and applied then.
-    self.queued = self.queued or {}
-    self.queued[#self.queued + 1] = { o.name, v }
+    self.options = self.options or {}
+    self.options[#self.options + 1] = { o.name, v }
     return 1
   end
-  local ok, err, errno = self.s:setoption(o.name, v)
-  if not ok then return nil, oserror(err, errno) end
+  -- LuaSocket says the same for every failure.
+  if not self.s:setoption(o.name, v) then return nil, "setsockopt failed" end
+  -- Kept, for the socket a failed connect makes anew.
+  self.options = self.options or {}
+  self.options[#self.options + 1] = { o.name, v }
   return 1
 end)
 
@@ -409,9 +470,9 @@ define_common("getoption", ANY, function(self, name)
   if not o or o.write_only then
     error(("bad argument #2 to 'getoption' (unsupported option `%s')"):format(tostring(name)), 2)
   end
-  if not self.s then return nil, core._strerror(E.EBADF) end
-  local v, err, errno = self.s:getoption(o.name)
-  if v == nil then return nil, oserror(err, errno) end
+  if not self.s then return nil, "getsockopt failed" end
+  local v = self.s:getoption(o.name)
+  if v == nil then return nil, "getsockopt failed" end
   return o.get(v)
 end)
 
@@ -456,36 +517,40 @@ end
 -- receive on the lsock stream s (a socket or a TLS stream) with
 -- LuaSocket's rules; the TLS face uses it too.
 local function stream_receive(s, pattern, prefix)
-  if not s then return nil, "closed" end
   if prefix ~= nil and type(prefix) ~= "string" then
     if type(prefix) ~= "number" then
       error(("bad argument #3 to 'receive' (string expected, got %s)"):format(type(prefix)), 2)
     end
     prefix = tostring(prefix)
   end
+  if not s then return nil, "closed", "" end
   pattern = pattern or "*l"
-  if pattern == "*l" or pattern == "l" then
-    local data, err, partial = s:receive("l", prefix)
-    if data then return nocr(data) end
-    return nil, err, nocr(partial)
-  elseif pattern == "*a" or pattern == "a" then
-    local data, err, partial = s:receive("a", prefix)
-    if not data then return nil, err, partial end
-    -- LuaSocket: nothing received before the close reads as "closed".
+  local data, err, partial
+  if pattern == "*l" then
+    data, err, partial = s:receive("l", prefix)
+    if data then return nocr(data), nil, nil end
+    return nil, err, nocr(partial) or ""
+  elseif pattern == "*a" then
+    data, err, partial = s:receive("a", prefix)
+    if not data then return nil, err, partial or "" end
+    -- LuaSocket: no byte before the close reads as "closed".
     if #data == #(prefix or "") then return nil, "closed", data end
-    return data
+    return data, nil, nil
   elseif type(pattern) == "number" or (type(pattern) == "string" and tonumber(pattern)) then
     local n = tonumber(pattern)
     if n < 0 then error("bad argument #2 to 'receive' (invalid receive pattern)", 2) end
     n = floor(n)
-    if n == 0 or (prefix and #prefix >= n) then
+    if prefix and prefix ~= "" and #prefix >= n then return prefix, nil, nil end
+    if n == 0 then
       -- LuaSocket waits for data (or the close) even when it takes none.
-      if s:dirty() then return prefix or "" end
-      local got, err = s:peek(1)
-      if got then return prefix or "" end
-      return nil, err, prefix or ""
+      if s:dirty() then return prefix or "", nil, nil end
+      local got, perr = s:peek(1)
+      if got then return prefix or "", nil, nil end
+      return nil, perr, prefix or ""
     end
-    return s:receive(n, prefix)
+    data, err, partial = s:receive(n, prefix)
+    if data then return data, nil, nil end
+    return nil, err, partial or ""
   end
   error("bad argument #2 to 'receive' (invalid receive pattern)", 2)
 end
@@ -499,7 +564,11 @@ local function stream_send(s, data, i, j)
     data = tostring(data)
   end
   local last, err, errno, sent = s:send(data, i, j)
-  if last then return last end
+  if last then return last, nil, nil end
+  if not sent then
+    local first = tonumber(i) or 1
+    sent = first > 0 and first - 1 or 0
+  end
   return nil, oserror(err, errno), sent
 end
 
@@ -549,12 +618,27 @@ define("tcp", "bind", "master", function(self, host, port)
     if self.s and self.family == ai.family then
       local ok
       ok, err, errno = self.s:bind(ai.addr, ai.port)
-      if ok then return 1 end
+      if ok then
+        self.bound = true
+        return 1
+      end
       err = oserror(err, errno)
     end
   end
   return nil, err or "address family not supported"
 end)
+
+-- A socket whose connect failed answers the next connect with a stale
+-- error (Linux: ECONNABORTED), so an unbound one is replaced: by nothing
+-- for socket.tcp() (the next answer picks the family), by a fresh socket
+-- of its family (with its options and timeouts) for tcp4/tcp6.
+local function after_failure(self)
+  self.connecting = nil
+  if self.bound or not self.s then return end
+  self.s:close()
+  self.s = false
+  if self.fixed then open(self, self.family) end
+end
 
 local function connect_one(self, ai)
   local ok, err, errno = self.s:connect(ai.addr, ai.port)
@@ -567,6 +651,7 @@ local function connect_one(self, ai)
     self.connecting = ai
     return nil, "timeout"
   end
+  after_failure(self)
   return nil, oserror(err, errno)
 end
 
@@ -582,7 +667,7 @@ define("tcp", "connect", STREAM_ANY, function(self, host, port)
   local answers, err = resolve(host, port, self.family)
   if not answers then return nil, err end
   self.host = host
-  for k, ai in ipairs(answers) do
+  for _, ai in ipairs(answers) do
     -- A socket of the other family, made by an earlier answer, goes
     -- (unless socket.tcp4/tcp6 fixed the family: that answer is skipped).
     if self.s and self.family ~= ai.family and not self.fixed then
@@ -595,12 +680,9 @@ define("tcp", "connect", STREAM_ANY, function(self, host, port)
       err = oerr
     elseif self.family == ai.family then
       local ok, cerr = connect_one(self, ai)
-      if ok or cerr == "timeout" then return ok, cerr end
+      if ok then return 1 end
+      if cerr == "timeout" then return nil, cerr end
       err = cerr
-      if k < #answers and not self.fixed then
-        self.s:close()
-        self.s = false
-      end
     end
   end
   return nil, err
@@ -609,14 +691,18 @@ end)
 -- unixstream: paths -----------------------------------------------------------
 
 define("unixstream", "bind", "master", function(self, path)
-  local ok, err, errno = self.s:bind(to_lsock_path(path))
+  local lpath, perr = to_lsock_path(path)
+  if not lpath then return nil, perr end
+  local ok, err, errno = self.s:bind(lpath)
   if not ok then return nil, oserror(err, errno) end
   return 1
 end)
 
 define("unixstream", "connect", STREAM_ANY, function(self, path)
   if class_of(self) ~= "unixstream{master}" then return nil, "already connected" end
-  local ok, err, errno = self.s:connect(to_lsock_path(path))
+  local lpath, perr = to_lsock_path(path)
+  if not lpath then return nil, perr end
+  local ok, err, errno = self.s:connect(lpath)
   if ok then
     set_class(self, "unixstream{client}")
     return 1
@@ -675,6 +761,7 @@ define("udp", "sendto", "unconnected", function(self, data, host, port)
   if type(host) ~= "string" then
     error(("bad argument #3 to 'sendto' (string expected, got %s)"):format(type(host)), 2)
   end
+  if port == nil then error("bad argument #4 to 'sendto' (string expected, got no value)", 2) end
   local p = port_of(port)
   if not p then return nil, "service not supported for socket type" end
   local answers = lsock.getaddrinfo(host, p, { numeric = true, type = "dgram", family = self.family })
@@ -727,15 +814,15 @@ end
 for _, kind in ipairs({ "udp", "unixdgram" }) do
   define(kind, "send", "connected", dgram_send)
   define(kind, "receive", DGRAM_ANY, dgram_receive)
-  define(kind, "receivefrom", DGRAM_ANY, dgram_receivefrom)
+  define(kind, "receivefrom", "unconnected", dgram_receivefrom)
 end
 define("udp", "getpeername", "connected", getpeername)
-for _, kind in ipairs(STREAMS) do define(kind, "getpeername", "client", getpeername) end
-
-define("unixdgram", "getpeername", "connected", getpeername)
+define("tcp", "getpeername", STREAM_ANY, getpeername)
 
 define("unixdgram", "setsockname", "unconnected", function(self, path)
-  local ok, err, errno = self.s:bind(to_lsock_path(path))
+  local lpath, perr = to_lsock_path(path)
+  if not lpath then return nil, perr end
+  local ok, err, errno = self.s:bind(lpath)
   if not ok then return nil, oserror(err, errno) end
   return 1
 end)
@@ -748,7 +835,9 @@ define("unixdgram", "setpeername", DGRAM_ANY, function(self, path)
     set_class(self, "unixdgram{unconnected}")
     return 1
   end
-  local ok, err, errno = self.s:connect(to_lsock_path(path))
+  local lpath, perr = to_lsock_path(path)
+  if not lpath then return nil, perr end
+  local ok, err, errno = self.s:connect(lpath)
   if not ok then return nil, oserror(err, errno) end
   set_class(self, "unixdgram{connected}")
   return 1
@@ -759,10 +848,18 @@ define("unixdgram", "sendto", "unconnected", function(self, data, path)
   if type(data) ~= "string" then
     error(("bad argument #2 to 'sendto' (string expected, got %s)"):format(type(data)), 2)
   end
-  local n, err, errno = self.s:sendto(data, to_lsock_path(path))
+  local lpath, perr = to_lsock_path(path)
+  if not lpath then return nil, perr end
+  local n, err, errno = self.s:sendto(data, lpath)
   if not n then return nil, oserror(err, errno) end
   return n
 end)
+
+-- LuaSocket's other names for bind and connect.
+for _, kind in ipairs(STREAMS) do
+  methods[kind].setsockname = methods[kind].bind
+  methods[kind].setpeername = methods[kind].connect
+end
 
 for _, c in ipairs({ "master", "client", "server" }) do
   make_class("tcp", "tcp{" .. c .. "}")
@@ -817,6 +914,7 @@ function unix.dgram()
   if not s then return nil, err end
   return self
 end
+unix.tcp, unix.udp = unix.stream, unix.dgram
 setmetatable(unix, { __call = function(_, ...) return unix.stream(...) end })
 socket.unix = unix
 
@@ -933,12 +1031,17 @@ end
 local sinkt, sourcet = {}, {}
 socket.sinkt, socket.sourcet = sinkt, sourcet
 
-local function callable(f)
-  return setmetatable({}, { __call = function(_, ...) return f(...) end })
+-- A sink or source is a callable table that select takes as the socket:
+-- it answers getfd and dirty.
+local function callable(sock, f)
+  return setmetatable({
+    getfd = function() return sock:getfd() end,
+    dirty = function() return sock:dirty() end,
+  }, { __call = function(_, ...) return f(...) end })
 end
 
 sinkt["close-when-done"] = function(sock)
-  return callable(function(chunk)
+  return callable(sock, function(chunk)
     if not chunk then
       sock:close()
       return 1
@@ -948,7 +1051,7 @@ sinkt["close-when-done"] = function(sock)
 end
 
 sinkt["keep-open"] = function(sock)
-  return callable(function(chunk)
+  return callable(sock, function(chunk)
     if chunk then return sock:send(chunk) end
     return 1
   end)
@@ -958,7 +1061,7 @@ sinkt["default"] = sinkt["keep-open"]
 socket.sink = socket.choose(sinkt)
 
 sourcet["by-length"] = function(sock, length)
-  return callable(function()
+  return callable(sock, function()
     if length <= 0 then return nil end
     local chunk, err = sock:receive(math.min(socket.BLOCKSIZE, length))
     if err then return nil, err end
@@ -969,7 +1072,7 @@ end
 
 sourcet["until-closed"] = function(sock)
   local done = false
-  return callable(function()
+  return callable(sock, function()
     if done then return nil end
     local chunk, err, partial = sock:receive(socket.BLOCKSIZE)
     if not err then return chunk end
@@ -1032,7 +1135,7 @@ function dns.getnameinfo(host, port)
     local p = port_of(port)
     if not p then return nil, "service not supported for socket type" end
     local _, s = lsock.getnameinfo("127.0.0.1", p)
-    return nil, s
+    return {}, s
   end
   local answers, err = resolve(host, port or 0)
   if not answers then return nil, err end
@@ -1053,7 +1156,8 @@ function dns.gethostname()
 end
 
 -- For lsock.compat.ssl, which gives TLS streams the same face.
-socket._face = { receive = stream_receive, send = stream_send, oserror = oserror }
+socket._face = { receive = stream_receive, send = stream_send, oserror = oserror,
+                 timeouts = apply_timeouts }
 
 -- ---- installing the face ----------------------------------------------------
 

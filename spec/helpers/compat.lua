@@ -19,13 +19,21 @@ for name in (os.getenv("LSOCK_COMPAT_IMPLS") or "luasocket lsock"):gmatch("%S+")
   M.impls[#M.impls + 1] = name
 end
 
--- Every module a LuaSocket or LuaSec script may have loaded.
+local function faced(name)
+  return name == "socket" or name:match("^socket%.") or name == "ltn12"
+    or name == "mime" or name:match("^mime%.") or name == "ssl" or name:match("^ssl%.")
+end
+
+-- Every module a LuaSocket or LuaSec script may have loaded, and the
+-- loaders lsock.compat's install() left in package.preload (busted keeps
+-- package.preload from one spec file to the next).
 local function forget()
-  for name in pairs(package.loaded) do
-    if name == "socket" or name:match("^socket%.") or name == "ltn12"
-        or name == "mime" or name:match("^mime%.") or name == "ssl" or name:match("^ssl%.") then
-      package.loaded[name] = nil
+  for _, t in ipairs({ package.loaded, package.preload }) do
+    local names = {}
+    for name in pairs(t) do
+      if faced(name) then names[#names + 1] = name end
     end
+    for _, name in ipairs(names) do t[name] = nil end
   end
 end
 

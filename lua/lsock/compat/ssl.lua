@@ -323,11 +323,11 @@ function Conn:send(data, i, j)
   return io_result(t, face.send(t, data, i, j))
 end
 
+-- LuaSec keeps LuaSocket's timeouts (see lsock.compat).
 function Conn:settimeout(v, mode)
-  v = tonumber(v)
-  if v and v < 0 then v = nil end
-  local target = self.t or self.sock
-  target:settimeout(v, mode == "t" and "t" or "b")
+  v = tonumber(v) or -1
+  if mode == "t" then self.tt = v else self.tb = v end
+  face.timeouts(self.tb, self.tt, self.t or self.sock)
   return 1
 end
 
