@@ -41,7 +41,8 @@ end
 
 describe("socket options", function()
   describe("booleans", function()
-    for _, name in ipairs({ "reuseaddr", "reuseport", "keepalive", "nodelay", "broadcast", "dontroute", "multicast_loop" }) do
+    for _, name in ipairs({ "reuseaddr", "reuseport", "keepalive", "nodelay", "broadcast", "dontroute",
+                            "multicast_loop" }) do
       it(name .. " round-trips true and false", function()
         local s = tcp()
         assert.is_true(s:setoption(name, true))
