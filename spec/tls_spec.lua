@@ -919,6 +919,16 @@ describe("lsock.tls", function()
       assert.equal(trim(C.server.cert_pem), trim(pc.pem))
     end)
 
+    it("digests a certificate by any algorithm OpenSSL names (core._cert_digest, for LuaSec's face)", function()
+      local digest = require("lsock.core")._cert_digest
+      local pem = C.server.cert_pem
+      assert.equal(certs.fingerprint(C.server.cert, "sha1"), digest(pem, "sha1"))
+      assert.equal(certs.fingerprint(C.server.cert, "sha512"), digest(pem, "sha512"))
+      assert.equal(certs.fingerprint(C.server.cert), digest(pem))
+      assert.same({ nil, "unknown digest algorithm 'nosuch'" }, { digest(pem, "nosuch") })
+      assert.same({ nil, "no certificate in the text" }, { digest("not a certificate", "sha1") })
+    end)
+
     it("peerchain() starts with the peer's own certificate", function()
       local c = connected()
       local chain = c:peerchain()

@@ -171,8 +171,8 @@ end
 
 --- The SHA-256 fingerprint of the certificate file `path` as openssl prints
 -- it, turned into lowercase hex without colons (nil if openssl fails).
-function certs.fingerprint(path)
-  local _, out = run("openssl x509 -noout -fingerprint -sha256 -in " .. quote(path))
+function certs.fingerprint(path, digest)
+  local _, out = run("openssl x509 -noout -fingerprint -" .. (digest or "sha256") .. " -in " .. quote(path))
   local hex = out:match("=([%x:]+)")
   return hex and hex:gsub(":", ""):lower()
 end
