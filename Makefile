@@ -79,6 +79,7 @@ demo: deps
 	$(DEMO_ENV) $(LUA) examples/echo_server.lua
 	$(DEMO_ENV) $(LUA) examples/port_check.lua
 	$(DEMO_ENV) $(LUA) examples/tls_echo.lua
+	$(DEMO_ENV) $(LUA) examples/luasocket_face.lua
 	$(DEMO_ENV) $(LUA) examples/ping.lua -c 2 -i 0.2 127.0.0.1 || \
 		echo "(ping: see the message above; it needs root, CAP_NET_RAW or net.ipv4.ping_group_range)"
 

@@ -227,3 +227,26 @@ describe("examples/https_get.lua", function()
     assert.matches("usage: lua examples/https_get.lua", util.spawn_script("examples/https_get.lua").wait(), 1, true)
   end)
 end)
+
+describe("examples/luasocket_face.lua", function()
+  local out
+  setup(function() out = run("examples/luasocket_face.lua") end)
+
+  it("runs LuaSocket's own socket.http on lsock's socket face", function()
+    assert.matches("socket:  LuaSocket 3.1.0 (lsock ", out, 1, true)
+    assert.matches("http:    [^\n]*/socket/http%.lua\n", out)
+  end)
+
+  it("gets and posts with socket.http.request, from its child server", function()
+    assert.matches("GET:     200, 29 bytes: hello from a LuaSocket server", out, 1, true)
+    assert.matches("POST:    HTTP/1.0 200 OK, 22 bytes: LSOCK SPEAKS LUASOCKET", out, 1, true)
+    assert.matches("server:  GET / HTTP/1.1, 0 body bytes\nserver:  POST /upper HTTP/1.1, 22 body bytes",
+      out, 1, true)
+  end)
+
+  it("shows socket.select and socket.dns.toip, and ends without a failure", function()
+    assert.matches('select:  1 of 2 ready, the one sent to: "ping" from 127%.0%.0%.1:%d+', out)
+    assert.matches("toip:    localhost is 127%.%d+%.%d+%.%d+ %(", out)
+    assert.not_matches("luasocket_face:", out, 1, true)
+  end)
+end)
