@@ -10,6 +10,10 @@
 #include "compat.h"
 #include "net.h"
 
+#if defined(__GNUC__)
+#pragma GCC visibility push(hidden) /* see net.h */
+#endif
+
 #define LSOCK_SOCKET "lsock.socket"
 
 struct lsk_pollref;
@@ -290,5 +294,9 @@ int lsk_unix_sendmsg(lua_State *L, lsk_socket *s);
 int lsk_unix_recvmsg(lua_State *L, lsk_socket *s);
 int lsk_unix_peercred(lua_State *L, lsk_socket *s);
 int lsk_is_socket_file(lua_State *L); /* core._issocket(path) */
+
+#if defined(__GNUC__)
+#pragma GCC visibility pop
+#endif
 
 #endif

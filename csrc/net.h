@@ -11,6 +11,12 @@
 #include <sys/types.h>
 #include <sys/socket.h>
 
+/* What this header declares is internal to the module: hidden, whatever
+ * flags build it (LuaRocks builds without -fvisibility=hidden). */
+#if defined(__GNUC__)
+#pragma GCC visibility push(hidden)
+#endif
+
 /* Storage of one per thread (several Lua states may run on several
  * threads): the GNU keyword that C99 compilers have, or C11's. The GNU
  * one asks for the initial-exec model: a plain load, where the general
@@ -155,5 +161,9 @@ void lsk_lower_first(char *msg);
 /* Whether err means the connection is gone (reset, or shut down): what
  * connection-oriented sockets report as "closed". */
 int lsk_is_reset(int err);
+
+#if defined(__GNUC__)
+#pragma GCC visibility pop
+#endif
 
 #endif

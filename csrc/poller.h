@@ -10,6 +10,10 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#if defined(__GNUC__)
+#pragma GCC visibility push(hidden) /* see net.h */
+#endif
+
 #define LSK_POLL_ADD 1
 #define LSK_POLL_MOD 2
 #define LSK_POLL_DEL 3
@@ -44,6 +48,10 @@ extern const lsk_backend lsk_backend_epoll;
     defined(__NetBSD__) || defined(__DragonFly__)
 #define LSK_HAVE_KQUEUE 1
 extern const lsk_backend lsk_backend_kqueue;
+#endif
+
+#if defined(__GNUC__)
+#pragma GCC visibility pop
 #endif
 
 #endif

@@ -20,6 +20,10 @@
 #include "internal.h"
 #include "poller.h"
 
+#if defined(__GNUC__)
+#pragma GCC visibility push(hidden) /* see net.h */
+#endif
+
 /* A growable array of slot numbers. */
 typedef struct lsk_slotlist {
     unsigned *v;
@@ -78,5 +82,9 @@ int lsk_pollset_wait(lsk_pollset *ps, int ms);
 /* The next gathered event still valid: 1 with its slot and events (those
  * of its interest), or 0 at the end. */
 int lsk_pollset_next(lsk_pollset *ps, unsigned *slot, int *events);
+
+#if defined(__GNUC__)
+#pragma GCC visibility pop
+#endif
 
 #endif

@@ -10,6 +10,10 @@
 
 #include "internal.h"
 
+#if defined(__GNUC__)
+#pragma GCC visibility push(hidden) /* see net.h */
+#endif
+
 #define LSOCK_TLS "lsock.tls"
 #define LSOCK_TLSCONTEXT "lsock.tlscontext"
 
@@ -88,5 +92,9 @@ void lsk_push_cert(lua_State *L, X509 *x);
  * of the connection (X509_V_OK when it is not the cause). */
 void lsk_tls_error(char *buf, size_t len, const char *what, long verify);
 int lsk_cert_digest(lua_State *L); /* core._cert_digest */
+
+#if defined(__GNUC__)
+#pragma GCC visibility pop
+#endif
 
 #endif

@@ -184,8 +184,14 @@ for v in lua5.1 lua5.2 lua5.3 lua5.4 luajit; do
         { [ "$v" != luajit ] || grep -q -e "-I$jit_inc " "$LOG/rock-$v.log"; } &&
         LUA_PATH="$tree/share/lua/$lv/?.lua;$tree/share/lua/$lv/?/init.lua" \
         LUA_CPATH="$tree/lib/lua/$lv/?.so" \
-        "$v" scripts/rock_smoke.lua "$tree" >>"$LOG/rock-$v.log" 2>&1; then
-        pass "luarocks make installs, and the installed copy works, on $v"
+        "$v" scripts/rock_smoke.lua "$tree" >>"$LOG/rock-$v.log" 2>&1 &&
+        # LuaRocks compiles without -fvisibility=hidden; the headers hide
+        # what is internal anyway, so only lsock.h's functions are exported.
+        exports=$(nm -D --defined-only "$tree/lib/lua/$lv/lsock/core.so" |
+            awk '$2 ~ /^[TDB]$/ { print $3 }' | sort | tr '\n' ' ') &&
+        echo "exports: $exports" >>"$LOG/rock-$v.log" &&
+        [ "$exports" = "lsock_checkfd lsock_pushfd luaopen_lsock_core " ]; then
+        pass "luarocks make installs, and the installed copy works, on $v (exports: $exports)"
     else
         fail "luarocks make + scripts/rock_smoke.lua on $v (see $LOG/rock-$v.log)"
         tail -n 20 "$LOG/rock-$v.log"
