@@ -1046,7 +1046,9 @@ describe("loop.timeout", function()
     loop.step(0)
     local t = loop.timeout()
     assert.is_number(t)
-    assert.is_true(t > 0.1 and t <= 0.2, "timeout " .. tostring(t))
+    -- about the sleep's 0.2 s (the deadline may be taken from a coarse
+    -- clock a little ahead of this one)
+    assert.is_true(t > 0.1 and t < 0.3, "timeout " .. tostring(t))
     -- a host that waits that long and steps finds the sleeper done
     lsock.sleep(t)
     for _ = 1, 10 do

@@ -17,7 +17,11 @@
 -- for a class the __index of objects made here (sockets of every kind this
 -- process may open, a TLS stream over a socketpair without a handshake, a
 -- TLS context, pollers of every backend), whose __name must be the class's
--- name. No member name is written in this file: only the subjects are.
+-- name. The LuaSocket and LuaSec faces' objects are tables whose
+-- metatables have no __name: their rows match each object by a predicate
+-- (`match`) or by the prefix of the `class` field of its metatable
+-- (`class_prefix`, "tcp{" for tcp{master}, tcp{client} and tcp{server})
+-- instead. No member name is written in this file: only the subjects are.
 local lsock = require "lsock"
 local tls = require "lsock.tls"
 
@@ -41,7 +45,7 @@ local function merge_index(into, obj)
   return mt.__name
 end
 
--- The methods of every object in objs, and their one __name.
+-- The methods of every object in objs, their one __name, and objs.
 local function methods_of(objs, what)
   assert(#objs > 0, "could not make any " .. what)
   local methods, name = {}, nil
@@ -51,7 +55,7 @@ local function methods_of(objs, what)
       what .. ": objects of two metatables, " .. tostring(name) .. " and " .. tostring(n))
     name = n
   end
-  return methods, name
+  return methods, name, objs
 end
 
 -- Every kind of socket this process may open (raw and packet sockets need
@@ -101,9 +105,217 @@ local function poller_methods()
   return methods, name
 end
 
--- What types/ must describe. A module row: its members are require(module).
--- A class row: `get` returns its members and the __name of the objects
--- they came from (nil for a plain table). A new module is one more line.
+---- the LuaSocket and LuaSec faces ---------------------------------------------
+
+local compat = require "lsock.compat"
+local compat_ssl = require "lsock.compat.ssl"
+
+-- What a LuaSocket or LuaSec script may have loaded (as spec/helpers/compat.lua
+-- counts them), and the face's modules that LuaSocket's modules load or
+-- change: lsock.compat.https holds the socket.http it loaded, and mime.lua
+-- adds its functions to mime.core's table, lsock.compat.mime.
+local function faced(name)
+  return name == "socket" or name:match("^socket%.") or name == "ltn12"
+    or name == "mime" or name:match("^mime%.") or name == "ssl" or name:match("^ssl%.")
+    or name == "lsock.compat.https" or name == "lsock.compat.mime"
+end
+
+local function copy(t)
+  local c = {}
+  for k, v in pairs(t) do c[k] = v end
+  return c
+end
+
+-- t holds exactly what its copy c held.
+local function reset(t, c)
+  local extra = {}
+  for k in pairs(t) do
+    if c[k] == nil then extra[#extra + 1] = k end
+  end
+  for _, k in ipairs(extra) do t[k] = nil end
+  for k, v in pairs(c) do t[k] = v end
+end
+
+-- f() with the face installed and every module above loaded fresh.
+-- Afterwards package.loaded and package.preload hold exactly what they
+-- held before, and so do the face's table and its tables (socket.http
+-- writes socket.http, socket.url, socket.headers and sinkt/sourcet
+-- entries into them), so nothing else sees the face's install or the
+-- modules loaded on it.
+local function with_face(f)
+  local saved = {}
+  local function save(t) saved[#saved + 1] = { t, copy(t) } end
+  save(package.loaded)
+  save(package.preload)
+  save(compat)
+  for _, v in pairs(compat) do
+    if type(v) == "table" then save(v) end
+  end
+  for _, t in ipairs({ package.loaded, package.preload }) do
+    local names = {}
+    for name in pairs(t) do
+      if faced(name) then names[#names + 1] = name end
+    end
+    for _, name in ipairs(names) do t[name] = nil end
+  end
+  compat.install()
+  local ok, res = pcall(f)
+  for _, tc in ipairs(saved) do reset(tc[1], tc[2]) end
+  if not ok then error(res, 0) end
+  return res
+end
+
+-- A unix socket path that does not exist yet.
+local function unix_path()
+  local path = os.tmpname()
+  os.remove(path)
+  return path
+end
+
+-- Objects of every kind of the face in every class it has: masters (of
+-- no family yet, and of each family), servers, clients from connect and
+-- from accept, unconnected and connected datagram objects, on loopback
+-- and on unix paths. The ones this process cannot make (tcp6 without
+-- IPv6) are skipped; every other step must work.
+local function compat_objects()
+  local objs = {}
+  local function keep(obj, err)
+    if obj then objs[#objs + 1] = obj end
+    return obj, err
+  end
+  local function must(what, ok, err)
+    assert(ok, what .. ": " .. tostring(err))
+    return ok
+  end
+  keep(compat.tcp())
+  keep(compat.tcp4())
+  keep(compat.tcp6())
+  local server = must("bind", keep(compat.bind("127.0.0.1", 0)))
+  local _, port = server:getsockname()
+  must("connect", keep(compat.connect("127.0.0.1", port)))
+  must("accept", keep(server:accept()))
+
+  keep(compat.udp())
+  keep(compat.udp6())
+  local u = must("udp4", keep(compat.udp4()))
+  must("setsockname", u:setsockname("127.0.0.1", 0))
+  local _, uport = u:getsockname()
+  local c = must("udp4", keep(compat.udp4()))
+  must("setpeername", c:setpeername("127.0.0.1", uport))
+
+  local paths = { unix_path(), unix_path() }
+  keep(compat.unix())
+  local us = must("unix.stream", keep(compat.unix.stream()))
+  must("bind", us:bind(paths[1]))
+  must("listen", us:listen())
+  local uc = must("unix.stream", keep(compat.unix.stream()))
+  must("connect", uc:connect(paths[1]))
+  must("accept", keep(us:accept()))
+  local ud = must("unix.dgram", keep(compat.unix.dgram()))
+  must("bind", ud:bind(paths[2]))
+  local udc = must("unix.dgram", keep(compat.unix.dgram()))
+  must("connect", udc:connect(paths[2]))
+  return objs, paths
+end
+
+-- The methods of the face's objects of `kind` (the prefix of their
+-- `class`, "tcp"), which must be the same in each of its classes: one
+-- annotated class stands for all of them.
+local function compat_methods(kind)
+  return function()
+    local all, paths = compat_objects()
+    local objs, classes, first = {}, {}, nil
+    for _, obj in ipairs(all) do
+      local class = getmetatable(obj).class
+      if class:sub(1, #kind + 1) == kind .. "{" then
+        objs[#objs + 1] = obj
+        classes[#classes + 1] = class
+        local names = {}
+        for k in pairs(getmetatable(obj).__index) do names[#names + 1] = k end
+        table.sort(names)
+        names = table.concat(names, " ")
+        if first and names ~= first[2] then
+          error(("%s and %s have different methods:\n%s\n%s"):format(first[1], class, first[2], names))
+        end
+        first = first or { class, names }
+      end
+    end
+    local methods, name = methods_of(objs, kind .. " objects (" .. table.concat(classes, ", ") .. ")")
+    for _, obj in ipairs(all) do obj:close() end
+    for _, path in ipairs(paths) do os.remove(path) end
+    return methods, name, objs
+  end
+end
+
+-- Runs the handshakes of a LuaSec connection `conn` (client) and an lsock
+-- TLS stream `t` (server), both with timeout 0, stepping them in turn.
+local function handshake_both(conn, t)
+  local cdone, sdone, cerr, serr
+  local deadline = lsock.monotime() + 10
+  while not (cdone and sdone) do
+    assert(lsock.monotime() < deadline, "the handshakes did not end in 10 s")
+    if not cdone then
+      local ok, err = conn:dohandshake()
+      if ok then cdone = true elseif err ~= "wantread" and err ~= "wantwrite" then cerr = err; cdone = true end
+    end
+    if not sdone then
+      local ok, err = t:handshake()
+      if ok then sdone = true elseif err ~= "timeout" then serr = err; sdone = true end
+    end
+    if not (cdone and sdone) then lsock.sleep(0.001) end
+  end
+  assert(not cerr and not serr, "handshake: client " .. tostring(cerr) .. ", server " .. tostring(serr))
+end
+
+-- LuaSec objects: a context, a connection from ssl.wrap over a loopback
+-- tcp{client} of the face (which shakes hands with an lsock TLS server
+-- holding helpers.certs' server certificate), and the certificate the
+-- connection then has of its peer. Made once.
+local ssl_made
+local function ssl_objects()
+  if ssl_made then return ssl_made end
+  local certs = require "helpers.certs"
+  local C = certs.get()
+  local server = assert(compat.bind("127.0.0.1", 0))
+  local _, port = server:getsockname()
+  local client = assert(compat.connect("127.0.0.1", port))
+  local accepted = assert(server:accept())
+  server:close()
+  local ctx = assert(compat_ssl.newcontext({ mode = "client", verify = "none" }))
+  local conn = assert(compat_ssl.wrap(client, ctx))
+  local t = assert(tls.wrap(accepted:lsock(), { mode = "server", cert = C.server.cert, key = C.server.key }))
+  conn:settimeout(0)
+  t:settimeout(0)
+  handshake_both(conn, t)
+  local cert = assert(conn:getpeercertificate(), "no peer certificate after the handshake")
+  ssl_made = { conns = { conn }, certs = { cert }, contexts = { ctx } }
+  conn:close()
+  t:close()
+  certs.cleanup()
+  return ssl_made
+end
+
+local function ssl_methods(which)
+  return function()
+    return methods_of(ssl_objects()[which], "LuaSec " .. which)
+  end
+end
+
+-- lsock.compat.https requires "socket", "ssl" and LuaSocket's socket.http.
+local function require_https()
+  return require "lsock.compat.https"
+end
+
+local function tostring_is(prefix)
+  return function(obj) return tostring(obj):sub(1, #prefix) == prefix end
+end
+
+-- What types/ must describe. A module row: its members are require(module)
+-- (or what `load` returns). A class row: `get` returns its members, the
+-- __name of the objects they came from (nil for a plain table) and, for a
+-- row with `match` (a predicate of an object and its metatable) or
+-- `class_prefix` (of the `class` field of its metatable), those objects,
+-- each of which must pass it. A new module is one more line.
 local SUBJECTS = {
   { module = "lsock" },
   { module = "lsock.core" },
@@ -115,6 +327,20 @@ local SUBJECTS = {
   { class = "lsock.tls", get = tls_stream_methods },
   { class = "lsock.tlscontext", get = tls_context_methods },
   { class = "lsock.poller", get = poller_methods },
+  { module = "lsock.compat" },
+  { class = "lsock.compat.unix", get = function() return compat.unix end },
+  { class = "lsock.compat.dns", get = function() return compat.dns end },
+  { class = "lsock.compat.tcp", get = compat_methods("tcp"), class_prefix = "tcp{" },
+  { class = "lsock.compat.udp", get = compat_methods("udp"), class_prefix = "udp{" },
+  { class = "lsock.compat.unixstream", get = compat_methods("unixstream"), class_prefix = "unixstream{" },
+  { class = "lsock.compat.unixdgram", get = compat_methods("unixdgram"), class_prefix = "unixdgram{" },
+  { module = "lsock.compat.ssl" },
+  { class = "lsock.compat.ssl.connection", get = ssl_methods("conns"), match = tostring_is("SSL connection: ") },
+  { class = "lsock.compat.ssl.certificate", get = ssl_methods("certs"), match = tostring_is("X509 certificate: ") },
+  { class = "lsock.compat.ssl.context", get = ssl_methods("contexts"),
+    match = function(_, mt) return mt == compat_ssl.context end },
+  { module = "lsock.compat.https", load = function() return with_face(require_https) end },
+  { module = "lsock.compat.mime" },
 }
 
 ---- the annotated side ---------------------------------------------------------
@@ -281,13 +507,30 @@ describe("types/ (LuaLS annotations)", function()
   for _, subject in ipairs(SUBJECTS) do
     local key = key_of(subject)
     it(key .. " matches the real one", function()
-      local real, name
+      local real, name, objs
       if subject.module then
-        real = require(subject.module)
+        real = subject.load and subject.load() or require(subject.module)
       else
-        real, name = subject.get()
+        real, name, objs = subject.get()
         assert(name == nil or name == subject.class,
           ("the objects of %s have __name %s: the class should be named so"):format(key, tostring(name)))
+      end
+      if subject.match or subject.class_prefix then
+        -- Objects with no __name: each one is the class's by the predicate
+        -- or by its metatable's `class` field.
+        assert(type(objs) == "table" and #objs > 0, key .. ": get() returned no objects to match")
+        for _, obj in ipairs(objs) do
+          local mt = getmetatable(obj)
+          local ok
+          if subject.match then
+            ok = subject.match(obj, mt)
+          else
+            local c = type(mt) == "table" and mt.class
+            ok = type(c) == "string" and c:sub(1, #subject.class_prefix) == subject.class_prefix
+          end
+          assert(ok, ("%s: %s is not an object of the class (%s)"):format(key, tostring(obj),
+            subject.match and "its predicate" or "class " .. subject.class_prefix .. "...}"))
+        end
       end
       local d = declared[key]
       assert(d, ("no types/*.lua declares %s (%s)"):format(key, subject.module
