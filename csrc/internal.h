@@ -90,8 +90,10 @@ struct lsk_op {
     lsk_stream *st;
     union {
         struct {
-            size_t count, max; /* receive's pattern; recv's max */
+            size_t count, max; /* receive's pattern (receiveuntil: the
+                                * delimiter's length); recv's max */
             int pat, has_max;
+            const char *delim; /* receiveuntil: kept alive at index 2 */
         } rd;
         struct {
             const char *data; /* send: the bytes, what went, the first index */
@@ -197,6 +199,9 @@ void lsk_stream_init(lsk_stream *st, int fd, const lsk_io *io);
 /* Lua-facing operations on the stream of the object at index 1; the
  * arguments start at index 2. Each returns the number of results. */
 int lsk_stream_receive(lua_State *L, lsk_stream *st, void *obj);
+/* receiveuntil(delimiter [, prefix [, max]]): receive's rules, the bytes
+ * before the delimiter, which is consumed. */
+int lsk_stream_receiveuntil(lua_State *L, lsk_stream *st, void *obj);
 int lsk_stream_recv(lua_State *L, lsk_stream *st, void *obj);
 /* recv without consuming: the bytes stay buffered for the next read. */
 int lsk_stream_peek(lua_State *L, lsk_stream *st, void *obj);

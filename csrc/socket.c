@@ -480,6 +480,12 @@ static int sock_receive(lua_State *L) {
     return lsk_read_done(&s->st, lsk_stream_receive(L, &s->st, s));
 }
 
+static int sock_receiveuntil(lua_State *L) {
+    lsk_socket *s = check_io_socket(L, "receiveuntil");
+    if (s->type != SOCK_STREAM) lsk_wrong_kind(L, s, "receiveuntil", "stream");
+    return lsk_read_done(&s->st, lsk_stream_receiveuntil(L, &s->st, s));
+}
+
 static int sock_recv(lua_State *L) {
     int top = lua_gettop(L);
     lsk_socket *s = check_io_socket(L, "recv");
@@ -644,6 +650,7 @@ static const luaL_Reg methods[] = {
     {"connect", sock_connect},
     {"send", sock_send},
     {"receive", sock_receive},
+    {"receiveuntil", sock_receiveuntil},
     {"recv", sock_recv},
     {"peek", sock_peek},
     {"detach", sock_detach},

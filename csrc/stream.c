@@ -25,7 +25,19 @@
  * more system calls; unix sockets were the same either way. */
 #define LSK_WRITE_STEP (16 * 1024)
 
-enum { PAT_LINE, PAT_LINE_EOL, PAT_ALL, PAT_COUNT };
+enum { PAT_LINE, PAT_LINE_EOL, PAT_ALL, PAT_COUNT, PAT_UNTIL };
+
+/* The first place of d (dlen > 0 bytes) in p[0, len), or NULL. */
+static const char *find(const char *p, size_t len, const char *d, size_t dlen) {
+    const char *end = p + len;
+    while ((size_t)(end - p) >= dlen) {
+        const char *c = memchr(p, d[0], (size_t)(end - p) - dlen + 1);
+        if (c == NULL) return NULL;
+        if (memcmp(c, d, dlen) == 0) return c;
+        p = c + 1;
+    }
+    return NULL;
+}
 
 void lsk_stream_init(lsk_stream *st, int fd, const lsk_io *io) {
     memset(st, 0, sizeof *st);
@@ -201,6 +213,23 @@ static int receive_run(lua_State *L, lsk_stream *st, void *obj, const char *pref
             scanned = len;
             /* One byte of slack: a CR that the next LF may drop. */
             if (has_max && plen + len > max + 1) goto too_long;
+        } else if (pat == PAT_UNTIL) {
+            /* The prefix is in the buffer already (receiveuntil put it
+             * there), so a delimiter may straddle it. Search again only
+             * where a delimiter could end in the new bytes. */
+            const char *delim = a->u.rd.delim;
+            size_t dlen = count, from = scanned >= dlen ? scanned - dlen + 1 : 0;
+            const char *hit = len > from ? find(p + from, len - from, delim, dlen) : NULL;
+            if (hit != NULL) {
+                size_t k = (size_t)(hit - p);
+                if (has_max && k > max) goto too_long;
+                lua_pushlstring(L, p, k);
+                lsk_buffer_consume(&st->in, k + dlen);
+                return 1;
+            }
+            scanned = len;
+            /* Longer than max with no delimiter starting within it. */
+            if (has_max && len >= max + dlen) goto too_long;
         } else if (pat == PAT_COUNT) {
             if (plen >= count) {
                 lua_pushlstring(L, prefix, plen);
@@ -262,6 +291,7 @@ int lsk_stream_receive(lua_State *L, lsk_stream *st, void *obj) {
     lsk_deadline d;
 
     op.u.rd.count = op.u.rd.max = 0;
+    op.u.rd.delim = NULL;
     op.u.rd.pat = parse_pattern(L, 2, &op.u.rd.count);
     prefix = top >= 3 ? luaL_optlstring(L, 3, "", &plen) : "";
     op.u.rd.has_max = top >= 4 && !lua_isnil(L, 4);
@@ -279,6 +309,40 @@ int lsk_stream_receive(lua_State *L, lsk_stream *st, void *obj) {
     op.obj = obj;
     op.st = st;
     return lsk_op_yield(L, &op, 0);
+}
+
+int lsk_stream_receiveuntil(lua_State *L, lsk_stream *st, void *obj) {
+    size_t dlen, plen = 0;
+    int top = lua_gettop(L), n;
+    const char *prefix;
+    lsk_op op;
+    lsk_deadline d;
+
+    op.u.rd.pat = PAT_UNTIL;
+    op.u.rd.delim = luaL_checklstring(L, 2, &dlen);
+    if (dlen == 0) luaL_argerror(L, 2, "the delimiter must not be empty");
+    op.u.rd.count = dlen;
+    op.u.rd.max = 0;
+    prefix = top >= 3 ? luaL_optlstring(L, 3, "", &plen) : "";
+    op.u.rd.has_max = top >= 4 && !lua_isnil(L, 4);
+    if (op.u.rd.has_max) {
+        lua_Integer m;
+        if (!lsock_tointeger(L, 4, &m) || m < 0)
+            luaL_argerror(L, 4, "max must be a non-negative integer");
+        op.u.rd.max = (size_t)m;
+    }
+    if (st->fd < 0) return lsk_closed_result(L);
+    /* The prefix goes in front of the buffered bytes: one search then
+     * finds a delimiter that begins in it. */
+    if (plen > 0 && !lsk_buffer_prepend(&st->in, prefix, plen))
+        luaL_error(L, "not enough memory for the receive buffer");
+    st->pending = 0;
+    lsk_deadline_init(&d, &st->tm, lsk_task_nowait(L, &st->tm));
+    if ((n = receive_run(L, st, obj, "", 0, &op, &d)) >= 0) return n;
+    op.step = receive_step;
+    op.obj = obj;
+    op.st = st;
+    return lsk_op_yield(L, &op, 2); /* the delimiter stays alive */
 }
 
 /* One try at recv (or at peek, which leaves the bytes buffered): as

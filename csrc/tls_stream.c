@@ -442,6 +442,11 @@ static int tls_receive(lua_State *L) {
     return lsk_read_done(&t->st, lsk_stream_receive(L, &t->st, t));
 }
 
+static int tls_receiveuntil(lua_State *L) {
+    lsk_tls *t = check_tls(L);
+    return lsk_read_done(&t->st, lsk_stream_receiveuntil(L, &t->st, t));
+}
+
 static int tls_recv(lua_State *L) {
     lsk_tls *t = check_tls(L);
     return lsk_read_done(&t->st, lsk_stream_recv(L, &t->st, t));
@@ -730,6 +735,7 @@ static const luaL_Reg methods[] = {
     {"handshake", tls_handshake},
     {"send", tls_send},
     {"receive", tls_receive},
+    {"receiveuntil", tls_receiveuntil},
     {"recv", tls_recv},
     {"peek", tls_peek},
     {"settimeout", tls_settimeout},

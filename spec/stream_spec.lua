@@ -7,8 +7,25 @@
 -- fails a spec instead of hanging the run.
 local lsock = require "lsock"
 local util = require "helpers.util"
+local loop = require "lsock.loop"
 
 local MiB = 1024 * 1024
+
+-- The first result of a call that must succeed.
+local function must(v, err)
+  assert(v ~= nil, tostring(err))
+  return v
+end
+
+-- A seeded generator of integers in [lo, hi], the same on every Lua.
+local function random(seed)
+  local state = seed % 2147483647
+  if state == 0 then state = 1 end
+  return function(lo, hi)
+    state = state * 16807 % 2147483647
+    return lo + state % (hi - lo + 1)
+  end
+end
 
 -- The first three results of a call, as a table for assert.same (a nil
 -- leaves a hole, so {nil, "closed", "x"} matches `nil, "closed", "x"`).
@@ -308,6 +325,138 @@ describe("tcp stream", function()
       assert.equal("closed", err)
       local r = { b:recv() }
       assert.same({ nil, "closed" }, { r[1], r[2] })
+      b:close()
+    end)
+  end)
+
+  describe("receiveuntil", function()
+
+    it("returns the bytes before each delimiter and consumes the delimiter", function()
+      local a, b = util.pair()
+      must(a:send("h1: x\r\nh2: y\r\n\r\nbody--B--\r\n\r\n--B--tail"))
+      assert.same(three("h1: x\r\nh2: y"), three(b:receiveuntil("\r\n\r\n")))
+      assert.same(three("body"), three(b:receiveuntil("--B--")))
+      assert.same(three(""), three(b:receiveuntil("\r\n\r\n")))
+      assert.same(three(""), three(b:receiveuntil("--B--")))
+      assert.equal("tail", b:receive(4))
+      a:close()
+      b:close()
+    end)
+
+    it("finds the delimiter across every split of the bytes into two sends", function()
+      local msg, delim = "GET / HTTP/1.1\r\nHost: x\r\n\r\n", "\r\n\r\n"
+      for cut = 1, #msg - 1 do
+        local a, b = util.pair()
+        local got
+        loop.spawn(function() got = { b:receiveuntil(delim) } end)
+        loop.spawn(function()
+          must(a:send(msg:sub(1, cut)))
+          loop.sleep(0.001) -- the reader sees the first part alone
+          must(a:send(msg:sub(cut + 1) .. "next"))
+        end)
+        assert.is_true(loop.run(5))
+        assert.same({ "GET / HTTP/1.1\r\nHost: x" }, got, "cut at " .. cut)
+        assert.equal("next", b:receive(4))
+        a:close()
+        b:close()
+      end
+    end)
+
+    it("finds delimiters in bytes that arrive in random pieces (seeded)", function()
+      local seed = tonumber(os.getenv("LSOCK_SEED")) or os.time()
+      local rnd = random(seed)
+      local delim = "--boundary\r\n"
+      local parts, stream = {}, {}
+      for i = 1, 60 do
+        -- parts with pieces of the delimiter in them, but never all of it
+        local p = ("x"):rep(rnd(0, 30)) .. delim:sub(1, rnd(0, #delim - 1)) .. tostring(i)
+        parts[i] = p
+        stream[#stream + 1] = p .. delim
+      end
+      local data = table.concat(stream)
+      local a, b = util.pair()
+      local got = {}
+      loop.spawn(function()
+        for i = 1, #parts do got[i] = b:receiveuntil(delim) end
+      end)
+      loop.spawn(function()
+        local i = 1
+        while i <= #data do
+          local n = rnd(1, 17)
+          must(a:send(data:sub(i, i + n - 1)))
+          i = i + n
+          loop.sleep(0)
+        end
+      end)
+      assert.is_true(loop.run(10))
+      assert.same(parts, got, "seed " .. seed)
+      a:close()
+      b:close()
+    end)
+
+    it("resumes after a timeout with the partial result as prefix, a delimiter straddling both", function()
+      local a, b = util.pair()
+      b:settimeout(0.05)
+      must(a:send("abc\r\n\r"))
+      local data, err, partial = b:receiveuntil("\r\n\r\n")
+      assert.same(three(nil, "timeout", "abc\r\n\r"), three(data, err, partial))
+      must(a:send("\nrest"))
+      b:settimeout(util.TIMEOUT)
+      assert.same(three("abc"), three(b:receiveuntil("\r\n\r\n", partial)))
+      assert.equal("rest", b:receive(4))
+      a:close()
+      b:close()
+    end)
+
+    it("with max refuses longer content, keeps the rest unread, and allows exactly max", function()
+      local a, b = util.pair()
+      b:settimeout(0.05)
+      must(a:send("12345;123456;"))
+      assert.same(three("12345"), three(b:receiveuntil(";", nil, 5)))
+      assert.same(three(nil, "too long", "12345"), three(b:receiveuntil(";", nil, 5)))
+      assert.same(three("6"), three(b:receiveuntil(";", nil, 5)))
+      -- an endless line without the delimiter: the error comes once max
+      -- bytes (and room for a delimiter) are there, not at the timeout
+      must(a:send(("z"):rep(100)))
+      assert.same(three(nil, "too long", ("z"):rep(10)), three(b:receiveuntil("END", nil, 10)))
+      a:close()
+      b:close()
+    end)
+
+    it("answers nil, 'closed', partial when the peer closes first", function()
+      local a, b = util.pair()
+      must(a:send("no delimiter"))
+      a:close()
+      assert.same(three(nil, "closed", "no delimiter"), three(b:receiveuntil("\n\n")))
+      assert.same(three(nil, "closed", ""), three(b:receiveuntil("\n\n")))
+      b:close()
+      assert.same(three(nil, "closed"), three(b:receiveuntil("x")))
+    end)
+
+    it("keeps its delimiter alive while parked in the loop", function()
+      local a, b = util.pair()
+      local got
+      loop.spawn(function() got = b:receiveuntil(("<" .. "end>"):rep(2)) end)
+      loop.step(0)
+      collectgarbage()
+      collectgarbage()
+      must(a:send("payload<end><end>"))
+      assert.is_true(loop.run(5))
+      assert.equal("payload", got)
+      a:close()
+      b:close()
+    end)
+
+    it("rejects an empty delimiter, a bad max and a datagram socket", function()
+      local a, b = util.pair()
+      assert.has_error(function() b:receiveuntil("") end,
+        "bad argument #1 to 'receiveuntil' (the delimiter must not be empty)")
+      assert.has_error(function() b:receiveuntil(";", nil, -1) end)
+      local u = lsock.udp()
+      assert.has_error(function() u:receiveuntil(";") end,
+        "bad argument #1 to 'receiveuntil' (stream socket expected, got inet dgram socket)")
+      u:close()
+      a:close()
       b:close()
     end)
   end)

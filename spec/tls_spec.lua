@@ -359,6 +359,25 @@ describe("lsock.tls", function()
     end)
   end)
 
+  describe("receiveuntil and peek", function()
+
+    it("receiveuntil finds a delimiter spread over one-byte records, and consumes it", function()
+      local c, s = connected()
+      send_bytes(s, "key: v\r\n\r\nbody--end--rest")
+      assert.same({ "key: v" }, three(c:receiveuntil("\r\n\r\n")))
+      assert.same({ "body" }, three(c:receiveuntil("--end--")))
+      assert.is_true(s:shutdown())
+      assert.same({ nil, "closed", "rest" }, three(c:receiveuntil("--end--")))
+    end)
+
+    it("peek shows decrypted bytes without taking them", function()
+      local c, s = connected()
+      assert.equal(6, s:send("hello\n"))
+      assert.equal("h", c:peek(1))
+      assert.same({ "hello" }, three(c:receive("l")))
+    end)
+  end)
+
   describe("recv", function()
 
     it("returns between 1 and max bytes, in stream order", function()

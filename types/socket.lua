@@ -163,6 +163,17 @@ function socket:receive(pattern, prefix, max) end
 ---@return integer? errno
 function socket:recv(max) end
 
+---Stream sockets: the bytes before the next `delimiter` (not empty), which
+---is consumed; `receive`'s rules for `prefix` (a delimiter may begin in it),
+---`max` (content longer fails with "too long") and partial results.
+---@param delimiter string
+---@param prefix? string
+---@param max? integer
+---@return string? data
+---@return string? err
+---@return string? partial
+function socket:receiveuntil(delimiter, prefix, max) end
+
 ---Stream sockets: like `recv`, but the bytes stay buffered for the next
 ---read (waits, within the timeout, only when nothing is buffered).
 ---@param max? integer

@@ -130,6 +130,16 @@ function stream:receive(pattern, prefix, max) end
 ---@return integer? errno
 function stream:recv(max) end
 
+---The bytes before the next `delimiter`, which is consumed; the rules of
+---the socket method of that name.
+---@param delimiter string
+---@param prefix? string
+---@param max? integer
+---@return string? data
+---@return string? err
+---@return string? partial
+function stream:receiveuntil(delimiter, prefix, max) end
+
 ---Like `recv`, but the decrypted bytes stay buffered for the next read.
 ---@param max? integer
 ---@return string? data
