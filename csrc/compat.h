@@ -6,8 +6,11 @@
 #ifndef LSOCK_COMPAT_H
 #define LSOCK_COMPAT_H
 
+#include <stdio.h>
+
 #include <lua.h>
 #include <lauxlib.h>
+#include <lualib.h> /* LUA_FILEHANDLE on 5.1 and LuaJIT */
 
 #if LUA_VERSION_NUM < 502
 /* Lua 5.1 and LuaJIT. LuaJIT 2.1's lauxlib.h already has the 5.2 names
@@ -124,5 +127,19 @@ static inline int lsock_resume(lua_State *co, lua_State *L, int nargs, int *nres
 #else
 #define LSOCK_HAVE_CLOSE 0
 #endif
+
+/* The FILE of the Lua file handle at idx: NULL when the value is not
+ * one, and when it has been closed. 5.2+ handles are a luaL_Stream, whose
+ * f stays set after close (closef is cleared); 5.1's and LuaJIT's hold
+ * the FILE pointer first, cleared on close. */
+static inline FILE *lsock_tofile(lua_State *L, int idx) {
+    void *ud = luaL_testudata(L, idx, LUA_FILEHANDLE);
+    if (ud == NULL) return NULL;
+#if LUA_VERSION_NUM >= 502
+    return ((luaL_Stream *)ud)->closef == NULL ? NULL : ((luaL_Stream *)ud)->f;
+#else
+    return *(FILE **)ud;
+#endif
+}
 
 #endif

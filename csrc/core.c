@@ -49,6 +49,15 @@ static int l_gethostname(lua_State *L) {
     return 1;
 }
 
+/* core._methods(name): the method table of a class ("lsock.socket",
+ * "lsock.tls"), for the Lua layer's wrappers. */
+static int l_methods(lua_State *L) {
+    luaL_getmetatable(L, luaL_checkstring(L, 1));
+    if (!lua_istable(L, -1)) return luaL_argerror(L, 1, "no such class");
+    lua_getfield(L, -1, "__index");
+    return 1;
+}
+
 static const luaL_Reg functions[] = {
     {"socket", lsk_socket_new},
     {"tcp", lsk_socket_tcp},
@@ -71,6 +80,7 @@ static const luaL_Reg functions[] = {
     {"_strerror", lsk_l_strerror},
     {"gethostname", l_gethostname},
     {"_cert_digest", lsk_cert_digest},
+    {"_methods", l_methods},
     {NULL, NULL},
 };
 

@@ -206,6 +206,9 @@ int lsk_stream_recv(lua_State *L, lsk_stream *st, void *obj);
 /* recv without consuming: the bytes stay buffered for the next read. */
 int lsk_stream_peek(lua_State *L, lsk_stream *st, void *obj);
 int lsk_stream_send(lua_State *L, lsk_stream *st, void *obj);
+/* sendfile(file [, offset [, count]]) (sendfile.c); plain: st writes to
+ * the socket itself, so the kernel may copy the file (sendfile(2)). */
+int lsk_stream_sendfile(lua_State *L, lsk_stream *st, void *obj, int plain);
 int lsk_stream_settimeout(lua_State *L, lsk_stream *st);
 /* nil, message, errno for the transport failure err of st (obj its
  * object): "<what>: <os text>", or for LSK_ETRANSPORT the transport's own

@@ -480,6 +480,12 @@ static int sock_receive(lua_State *L) {
     return lsk_read_done(&s->st, lsk_stream_receive(L, &s->st, s));
 }
 
+static int sock_sendfile(lua_State *L) {
+    lsk_socket *s = check_io_socket(L, "sendfile");
+    if (s->type != SOCK_STREAM) lsk_wrong_kind(L, s, "sendfile", "stream");
+    return lsk_stream_sendfile(L, &s->st, s, 1);
+}
+
 static int sock_receiveuntil(lua_State *L) {
     lsk_socket *s = check_io_socket(L, "receiveuntil");
     if (s->type != SOCK_STREAM) lsk_wrong_kind(L, s, "receiveuntil", "stream");
@@ -651,6 +657,7 @@ static const luaL_Reg methods[] = {
     {"send", sock_send},
     {"receive", sock_receive},
     {"receiveuntil", sock_receiveuntil},
+    {"sendfile", sock_sendfile},
     {"recv", sock_recv},
     {"peek", sock_peek},
     {"detach", sock_detach},

@@ -442,6 +442,11 @@ static int tls_receive(lua_State *L) {
     return lsk_read_done(&t->st, lsk_stream_receive(L, &t->st, t));
 }
 
+static int tls_sendfile(lua_State *L) {
+    lsk_tls *t = check_tls(L);
+    return lsk_stream_sendfile(L, &t->st, t, 0); /* OpenSSL encrypts: no kernel copy */
+}
+
 static int tls_receiveuntil(lua_State *L) {
     lsk_tls *t = check_tls(L);
     return lsk_read_done(&t->st, lsk_stream_receiveuntil(L, &t->st, t));
@@ -736,6 +741,7 @@ static const luaL_Reg methods[] = {
     {"send", tls_send},
     {"receive", tls_receive},
     {"receiveuntil", tls_receiveuntil},
+    {"sendfile", tls_sendfile},
     {"recv", tls_recv},
     {"peek", tls_peek},
     {"settimeout", tls_settimeout},

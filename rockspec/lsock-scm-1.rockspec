@@ -28,7 +28,7 @@ build = {
             "csrc/addr.c", "csrc/ancillary.c", "csrc/buffer.c", "csrc/core.c",
             "csrc/dgram.c", "csrc/errors.c", "csrc/poll_epoll.c", "csrc/poll_kqueue.c",
             "csrc/poll_poll.c", "csrc/poller.c", "csrc/pollset.c", "csrc/resolve.c",
-            "csrc/sched.c", "csrc/select.c", "csrc/options.c", "csrc/socket.c",
+            "csrc/sched.c", "csrc/select.c", "csrc/sendfile.c", "csrc/options.c", "csrc/socket.c",
             "csrc/stream.c", "csrc/sys.c", "csrc/timeout.c", "csrc/tls_cert.c",
             "csrc/tls_context.c", "csrc/tls_stream.c",
          },

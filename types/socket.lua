@@ -163,6 +163,20 @@ function socket:receive(pattern, prefix, max) end
 ---@return integer? errno
 function socket:recv(max) end
 
+---Stream sockets: `count` bytes (default: to the end) of a file from
+---`offset`; `file` is a path, a Lua file handle (default offset: its
+---position, moved on by what went) or a descriptor. sendfile(2) where the
+---kernel has it. Returns the bytes sent; on a timeout `nil, "timeout",
+---nil, sent`, resumed with `offset + sent`.
+---@param file string|file*|integer
+---@param offset? integer
+---@param count? integer
+---@return integer? sent
+---@return string? err
+---@return integer? errno
+---@return integer? sent_so_far
+function socket:sendfile(file, offset, count) end
+
 ---Stream sockets: the bytes before the next `delimiter` (not empty), which
 ---is consumed; `receive`'s rules for `prefix` (a delimiter may begin in it),
 ---`max` (content longer fails with "too long") and partial results.

@@ -130,6 +130,17 @@ function stream:receive(pattern, prefix, max) end
 ---@return integer? errno
 function stream:recv(max) end
 
+---A file's bytes, encrypted: the socket method of that name (read and
+---sent in the process, since OpenSSL encrypts them).
+---@param file string|file*|integer
+---@param offset? integer
+---@param count? integer
+---@return integer? sent
+---@return string? err
+---@return integer? errno
+---@return integer? sent_so_far
+function stream:sendfile(file, offset, count) end
+
 ---The bytes before the next `delimiter`, which is consumed; the rules of
 ---the socket method of that name.
 ---@param delimiter string

@@ -102,6 +102,38 @@ do
   end
 end
 
+-- sendfile (sockets and TLS streams): what went moves the file's offset,
+-- so each try after a wait starts where the last one stopped.
+for _, class in ipairs({ "lsock.socket", "lsock.tls" }) do
+  local m = core._methods(class)
+  local cfn = m.sendfile
+  local function slow(self, file, offset, count, total)
+    local first = true
+    while true do
+      local why = yield(self, first)
+      first = false
+      if why ~= "ready" then return nil, why, nil, total end
+      -- A file handle's own position moved on; others start at offset.
+      local from = offset
+      if offset ~= nil or io.type(file) ~= "file" then from = (offset or 0) + total end
+      local rest = count and count - total
+      if rest == 0 then return total end
+      local n, err, errno, sent = cfn(self, file, from, rest)
+      if n then return total + n end
+      total = total + (sent or 0)
+      if err ~= "timeout" then return nil, err, errno, total end
+    end
+  end
+  local function check(self, file, offset, count, ...)
+    local n, err = ...
+    if n or err ~= "timeout" or not intask(self) then return ... end
+    return slow(self, file, offset, count, select(4, ...) or 0)
+  end
+  m.sendfile = function(self, file, offset, count)
+    return check(self, file, offset, count, cfn(self, file, offset, count))
+  end
+end
+
 -- lsock.connect races its attempts on a poller of its own, and name
 -- lookups answer on a descriptor: inside a coroutine they yield until
 -- that descriptor is readable.
