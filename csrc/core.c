@@ -50,12 +50,13 @@ static int l_gethostname(lua_State *L) {
 }
 
 /* core._methods(name): the method table of a class ("lsock.socket",
- * "lsock.tls"), for the Lua layer's wrappers. */
+ * "lsock.tls") and its metatable, for the Lua layer's wrappers. */
 static int l_methods(lua_State *L) {
     luaL_getmetatable(L, luaL_checkstring(L, 1));
     if (!lua_istable(L, -1)) return luaL_argerror(L, 1, "no such class");
     lua_getfield(L, -1, "__index");
-    return 1;
+    lua_insert(L, -2);
+    return 2; /* the methods, the metatable */
 }
 
 static const luaL_Reg functions[] = {
@@ -81,6 +82,7 @@ static const luaL_Reg functions[] = {
     {"gethostname", l_gethostname},
     {"_cert_digest", lsk_cert_digest},
     {"_methods", l_methods},
+    {"_ffi", lsk_ffi_table},
     {NULL, NULL},
 };
 

@@ -361,7 +361,7 @@ int lsk_msg_send(lua_State *L, lsk_socket *s) {
     lsk_deadline d;
     long r;
 
-    lsk_send_range(L, len, &i, &j);
+    lsk_send_range(L, "send", len, &i, &j);
     if (s->st.fd < 0) return lsk_closed_result(L);
     s->st.pending = 0;
     lsk_deadline_init(&d, &s->st.tm, lsk_in_task(L));

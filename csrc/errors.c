@@ -19,6 +19,29 @@ void lsk_strerror(int err, char *buf, size_t len) {
     lsk_lower_first(buf);
 }
 
+/* Bad arguments of the hot methods are reported as a method call names
+ * them (self is not counted), whatever way the method was reached: a
+ * call through a wrapper (lsock.loop's, LuaJIT's FFI path) or pcall
+ * would otherwise read "bad argument #2 to '?'". */
+int lsk_argerror(lua_State *L, int arg, const char *method, const char *msg) {
+    return luaL_error(L, "bad argument #%d to '%s' (%s)", arg - 1, method, msg);
+}
+
+const char *lsk_checklstring(lua_State *L, int arg, const char *method, size_t *len) {
+    int t = lua_type(L, arg);
+    if (t != LUA_TSTRING && t != LUA_TNUMBER)
+        lsk_argerror(L, arg, method, lua_pushfstring(L, "string expected, got %s", luaL_typename(L, arg)));
+    return lua_tolstring(L, arg, len);
+}
+
+const char *lsk_optlstring(lua_State *L, int arg, const char *method, size_t *len) {
+    if (lua_isnoneornil(L, arg)) {
+        if (len != NULL) *len = 0;
+        return "";
+    }
+    return lsk_checklstring(L, arg, method, len);
+}
+
 /* core._strerror(errno): the C library's own words, as written ("Transport
  * endpoint is not connected"), for faces that must repeat them. */
 int lsk_l_strerror(lua_State *L) {

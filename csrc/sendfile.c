@@ -24,9 +24,8 @@
 
 #include "internal.h"
 
-/* One pread and write when the kernel cannot splice: as large as the
- * writer's pieces. */
-#define LSK_FILE_BLOCK (16 * 1024)
+/* One pread and write when the kernel cannot splice: the writer's piece. */
+#define LSK_FILE_BLOCK LSK_WRITE_STEP
 /* Linux moves at most this much in one sendfile call. */
 #define LSK_SENDFILE_MAX 0x7ffff000L
 

@@ -19,11 +19,6 @@
 #define LSK_READ_MIN 4096
 /* Largest block recv() asks the buffer for in one go. */
 #define LSK_RECV_ROOM (64 * 1024)
-/* Largest piece handed to one write. Over loopback TCP, 16 KiB writes
- * moved about 1.4x the bytes per second of 64 KiB ones (the receiving
- * core copies one piece out while the sender copies the next in) at a few
- * more system calls; unix sockets were the same either way. */
-#define LSK_WRITE_STEP (16 * 1024)
 
 enum { PAT_LINE, PAT_LINE_EOL, PAT_ALL, PAT_COUNT, PAT_UNTIL };
 
@@ -86,6 +81,7 @@ static int partial_result(lua_State *L, lsk_stream *st, const char *err,
 /* The hot path reads a line per call, so the pattern is classified with
  * as few API calls as possible. */
 static int parse_pattern(lua_State *L, int idx, size_t *count) {
+    static const char *const method = "receive";
     size_t len;
     const char *p;
     switch (lua_type(L, idx)) {
@@ -106,12 +102,12 @@ static int parse_pattern(lua_State *L, int idx, size_t *count) {
     case LUA_TNUMBER: {
         lua_Integer n;
         if (!lsock_tointeger(L, idx, &n) || n < 0)
-            luaL_argerror(L, idx, "invalid receive pattern (a count must be a non-negative integer)");
+            lsk_argerror(L, idx, method, "invalid receive pattern (a count must be a non-negative integer)");
         *count = (size_t)n;
         return PAT_COUNT;
     }
     }
-    return luaL_argerror(L, idx, "invalid receive pattern (expected 'l', 'L', 'a' or a count)");
+    return lsk_argerror(L, idx, method, "invalid receive pattern (expected 'l', 'L', 'a' or a count)");
 }
 
 /* Push the message of the transport failure err (an errno value, or
@@ -293,12 +289,12 @@ int lsk_stream_receive(lua_State *L, lsk_stream *st, void *obj) {
     op.u.rd.count = op.u.rd.max = 0;
     op.u.rd.delim = NULL;
     op.u.rd.pat = parse_pattern(L, 2, &op.u.rd.count);
-    prefix = top >= 3 ? luaL_optlstring(L, 3, "", &plen) : "";
+    prefix = top >= 3 ? lsk_optlstring(L, 3, "receive", &plen) : "";
     op.u.rd.has_max = top >= 4 && !lua_isnil(L, 4);
     if (op.u.rd.has_max) {
         lua_Integer m;
         if (!lsock_tointeger(L, 4, &m) || m < 0)
-            luaL_argerror(L, 4, "max must be a non-negative integer");
+            lsk_argerror(L, 4, "receive", "max must be a non-negative integer");
         op.u.rd.max = (size_t)m;
     }
     if (st->fd < 0) return lsk_closed_result(L);
@@ -319,16 +315,16 @@ int lsk_stream_receiveuntil(lua_State *L, lsk_stream *st, void *obj) {
     lsk_deadline d;
 
     op.u.rd.pat = PAT_UNTIL;
-    op.u.rd.delim = luaL_checklstring(L, 2, &dlen);
-    if (dlen == 0) luaL_argerror(L, 2, "the delimiter must not be empty");
+    op.u.rd.delim = lsk_checklstring(L, 2, "receiveuntil", &dlen);
+    if (dlen == 0) lsk_argerror(L, 2, "receiveuntil", "the delimiter must not be empty");
     op.u.rd.count = dlen;
     op.u.rd.max = 0;
-    prefix = top >= 3 ? luaL_optlstring(L, 3, "", &plen) : "";
+    prefix = top >= 3 ? lsk_optlstring(L, 3, "receiveuntil", &plen) : "";
     op.u.rd.has_max = top >= 4 && !lua_isnil(L, 4);
     if (op.u.rd.has_max) {
         lua_Integer m;
         if (!lsock_tointeger(L, 4, &m) || m < 0)
-            luaL_argerror(L, 4, "max must be a non-negative integer");
+            lsk_argerror(L, 4, "receiveuntil", "max must be a non-negative integer");
         op.u.rd.max = (size_t)m;
     }
     if (st->fd < 0) return lsk_closed_result(L);
@@ -389,7 +385,7 @@ static int recv_or_peek(lua_State *L, lsk_stream *st, void *obj, int peek) {
     int n;
 
     if (!lua_isnoneornil(L, 2) && (!lsock_tointeger(L, 2, &max) || max < 1))
-        luaL_argerror(L, 2, "max must be a positive integer");
+        lsk_argerror(L, 2, peek ? "peek" : "recv", "max must be a positive integer");
     if (st->fd < 0) return lsk_closed_result(L);
     st->pending = 0;
     lsk_deadline_init(&d, &st->tm, lsk_task_nowait(L, &st->tm));
@@ -411,7 +407,7 @@ int lsk_stream_peek(lua_State *L, lsk_stream *st, void *obj) {
     return recv_or_peek(L, st, obj, 1);
 }
 
-void lsk_send_range(lua_State *L, size_t len, lua_Integer *pi, lua_Integer *pj) {
+void lsk_send_range(lua_State *L, const char *method, size_t len, lua_Integer *pi, lua_Integer *pj) {
     lua_Integer i = 1, j = -1, l = (lua_Integer)len;
     if (lua_gettop(L) < 3) { /* send(data): the common call, at no cost */
         *pi = 1;
@@ -419,9 +415,9 @@ void lsk_send_range(lua_State *L, size_t len, lua_Integer *pi, lua_Integer *pj) 
         return;
     }
     if (!lua_isnoneornil(L, 3) && !lsock_tointeger(L, 3, &i))
-        luaL_argerror(L, 3, "integer expected");
+        lsk_argerror(L, 3, method, "integer expected");
     if (!lua_isnoneornil(L, 4) && !lsock_tointeger(L, 4, &j))
-        luaL_argerror(L, 4, "integer expected");
+        lsk_argerror(L, 4, method, "integer expected");
     if (i < 0) i = (-i > l) ? 1 : l + i + 1;
     if (i == 0) i = 1;
     if (j < 0) j = (-j > l) ? 0 : l + j + 1;
@@ -485,13 +481,13 @@ static int send_step(lua_State *L, lsk_op *op, int why) {
 
 int lsk_stream_send(lua_State *L, lsk_stream *st, void *obj) {
     size_t len, done = 0;
-    const char *data = luaL_checklstring(L, 2, &len);
+    const char *data = lsk_checklstring(L, 2, "send", &len);
     lua_Integer i, j;
     lsk_deadline d;
     lsk_op op;
     int n;
 
-    lsk_send_range(L, len, &i, &j);
+    lsk_send_range(L, "send", len, &i, &j);
     if (st->fd < 0) return lsk_closed_result(L);
     st->pending = 0;
     if (i > j) {

@@ -26,7 +26,7 @@ build = {
       ["lsock.core"] = {
          sources = {
             "csrc/addr.c", "csrc/ancillary.c", "csrc/buffer.c", "csrc/core.c",
-            "csrc/dgram.c", "csrc/errors.c", "csrc/poll_epoll.c", "csrc/poll_kqueue.c",
+            "csrc/dgram.c", "csrc/errors.c", "csrc/ffi.c", "csrc/poll_epoll.c", "csrc/poll_kqueue.c",
             "csrc/poll_poll.c", "csrc/poller.c", "csrc/pollset.c", "csrc/resolve.c",
             "csrc/sched.c", "csrc/select.c", "csrc/sendfile.c", "csrc/options.c", "csrc/socket.c",
             "csrc/stream.c", "csrc/sys.c", "csrc/timeout.c", "csrc/tls_cert.c",
@@ -40,6 +40,7 @@ build = {
       ["lsock.icmp"] = "lua/lsock/icmp.lua",
       ["lsock.loop"] = "lua/lsock/loop.lua",
       ["lsock.tls"] = "lua/lsock/tls.lua",
+      ["lsock.ffi"] = "lua/lsock/ffi.lua",
       ["lsock.compat"] = "lua/lsock/compat.lua",
       ["lsock.compat.ssl"] = "lua/lsock/compat/ssl.lua",
       ["lsock.compat.https"] = "lua/lsock/compat/https.lua",

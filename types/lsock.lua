@@ -75,6 +75,12 @@
 
 local lsock = {}
 
+---On LuaJIT: whether the hot stream methods (receive, recv, send) go
+---through the FFI (the default; `LSOCK_FFI=0` in the environment turns it
+---off). Always false on PUC Lua.
+---@type boolean
+lsock.ffi_enabled = false
+
 ---Error names to numbers: `lsock.errno.ECONNREFUSED`.
 ---@type lsock.errno
 lsock.errno = {}

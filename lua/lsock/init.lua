@@ -8,6 +8,13 @@ for name, value in pairs(core) do
   lsock[name] = value
 end
 
+-- On LuaJIT the hot stream methods go through the FFI (lsock/ffi.lua),
+-- unless LSOCK_FFI=0 says not to; lsock.ffi_enabled tells which.
+lsock.ffi_enabled = false
+if package.loaded.jit and os.getenv("LSOCK_FFI") ~= "0" then
+  lsock.ffi_enabled = require("lsock.ffi")
+end
+
 -- The result of a setup that ended with `ok`: the socket, or (closing
 -- it) nil, err, errno.
 local function finish(sock, ok, err, errno)

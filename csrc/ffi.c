@@ -1,0 +1,120 @@
+/*
+ * ffi.c: the fast paths of stream objects as plain C functions, for
+ * LuaJIT's FFI (lua/lsock/ffi.lua). LuaJIT never compiles a call of a Lua
+ * C function, so a loop around receive("l") runs interpreted; a call
+ * through the FFI is compiled. Each function here does the part of a
+ * method that needs no Lua state, on the same buffer and engine: a line,
+ * a count or what is buffered, or a write that needs no wait. When it
+ * cannot (nothing buffered, a wait, an error, anything unusual) it
+ * answers 0 and the Lua side calls the method itself, which does all the
+ * rest: waits, timeouts, partial results, errors, the loop.
+ *
+ * obj is the payload of a userdata whose metatable the Lua side checked:
+ * an lsock.socket (kind 0) or an lsock.tls (kind 1), both of which begin
+ * with their lsk_stream.
+ */
+#include <string.h>
+
+#include "internal.h"
+
+/* The stream of obj when a stream method may run on it now. */
+static lsk_stream *usable(void *obj, int kind) {
+    lsk_stream *st = (lsk_stream *)obj;
+    if (kind == 0) {
+        const lsk_socket *s = (const lsk_socket *)obj;
+        if (s->type != SOCK_STREAM || s->tls != NULL) return NULL;
+    }
+    return st->fd >= 0 ? st : NULL;
+}
+
+/* n bytes were taken: 1, or 2 when that emptied the buffer, whose block
+ * then waits for lsk_ffi_drained (the caller copies the bytes first). */
+static int taken(lsk_stream *st, size_t n) {
+    st->pending = 0;
+    st->in.start += n;
+    if (st->in.start < st->in.end) {
+        lsk_read_done(st, 0);
+        return 1;
+    }
+    return 2;
+}
+
+/* A line (eol: with its end of line) of at most max bytes of content
+ * (max < 0: any) in the buffer: *p, *n. */
+static int lsk_ffi_line(void *obj, int kind, int eol, long long max, const char **p, size_t *n) {
+    lsk_stream *st = usable(obj, kind);
+    const char *head, *nl;
+    size_t len, k, content;
+    if (st == NULL || (len = lsk_buffer_len(&st->in)) == 0) return 0;
+    head = lsk_buffer_head(&st->in);
+    if ((nl = memchr(head, '\n', len)) == NULL) return 0;
+    k = (size_t)(nl - head);
+    content = k > 0 && head[k - 1] == '\r' ? k - 1 : k;
+    if (max >= 0 && content > (unsigned long long)max) return 0; /* "too long": the method says it */
+    *p = head;
+    *n = eol ? k + 1 : content;
+    return taken(st, k + 1);
+}
+
+/* Exactly count (> 0) bytes, when buffered: *p. */
+static int lsk_ffi_count(void *obj, int kind, size_t count, const char **p) {
+    lsk_stream *st = usable(obj, kind);
+    if (st == NULL || count == 0 || lsk_buffer_len(&st->in) < count) return 0;
+    *p = lsk_buffer_head(&st->in);
+    return taken(st, count);
+}
+
+/* recv(max): what is buffered, 1..max bytes: *p, *n. */
+static int lsk_ffi_recv(void *obj, int kind, size_t max, const char **p, size_t *n) {
+    lsk_stream *st = usable(obj, kind);
+    size_t len;
+    if (st == NULL || max == 0 || (len = lsk_buffer_len(&st->in)) == 0) return 0;
+    *p = lsk_buffer_head(&st->in);
+    *n = len < max ? len : max;
+    return taken(st, *n);
+}
+
+/* After a 2: the emptied block goes or stays as the engine's policy says. */
+static void lsk_ffi_drained(void *obj) {
+    lsk_stream *st = (lsk_stream *)obj;
+    lsk_buffer_consume(&st->in, 0);
+    lsk_read_done(st, 0);
+}
+
+/* send(data): as much as the transport takes without waiting (what went,
+ * 0..len); the method goes on from there when it is not all. */
+static size_t lsk_ffi_send(void *obj, int kind, const char *data, size_t len) {
+    lsk_stream *st = usable(obj, kind);
+    size_t done = 0;
+    if (st == NULL) return 0;
+    while (done < len) {
+        int want = LSK_WANT_WRITE;
+        size_t step = len - done < LSK_WRITE_STEP ? len - done : LSK_WRITE_STEP;
+        long r = st->io->write(obj, data + done, step, &want);
+        if (r <= 0) break;
+        done += (size_t)r;
+        st->sent += (unsigned long long)r;
+    }
+    if (done == len) st->pending = 0;
+    return done;
+}
+
+/* The table the Lua side casts (ffi.cast("struct lsk_ffi_api *", ...));
+ * lua/lsock/ffi.lua declares the same struct. */
+struct lsk_ffi_api {
+    int (*line)(void *obj, int kind, int eol, long long max, const char **p, size_t *n);
+    int (*count)(void *obj, int kind, size_t count, const char **p);
+    int (*recv)(void *obj, int kind, size_t max, const char **p, size_t *n);
+    void (*drained)(void *obj);
+    size_t (*send)(void *obj, int kind, const char *data, size_t len);
+};
+
+static const struct lsk_ffi_api api = {
+    lsk_ffi_line, lsk_ffi_count, lsk_ffi_recv, lsk_ffi_drained, lsk_ffi_send,
+};
+
+/* core._ffi(): the address of that table, as a light userdata. */
+int lsk_ffi_table(lua_State *L) {
+    lua_pushlightuserdata(L, (void *)&api);
+    return 1;
+}

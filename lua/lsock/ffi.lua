@@ -1,0 +1,85 @@
+-- lsock.ffi: on LuaJIT, the hot stream methods (receive, recv, send) of
+-- sockets and TLS streams go through the FFI, which the JIT compiles,
+-- over the same C buffer and engine (csrc/ffi.c). A call of a Lua C
+-- function is never compiled, so without this a loop around
+-- receive("l") runs interpreted.
+--
+-- Each method first asks C for what needs no wait: a whole line, count
+-- or buffered bytes already in the buffer, or a write the socket takes at
+-- once. Everything else (waiting, timeouts, partial results, errors, the
+-- loop, a prefix or max) is the C method itself, called as before, so the
+-- results are the same either way. lsock loads this on LuaJIT unless
+-- LSOCK_FFI=0 is in the environment.
+local ffi = require "ffi"
+local core = require "lsock.core"
+
+ffi.cdef [[
+struct lsk_ffi_api {
+  int (*line)(void *obj, int kind, int eol, long long max, const char **p, size_t *n);
+  int (*count)(void *obj, int kind, size_t count, const char **p);
+  int (*recv)(void *obj, int kind, size_t max, const char **p, size_t *n);
+  void (*drained)(void *obj);
+  size_t (*send)(void *obj, int kind, const char *data, size_t len);
+};
+]]
+
+local api = ffi.cast("struct lsk_ffi_api *", core._ffi())
+local ptr = ffi.new("const char *[1]")
+local len = ffi.new("size_t[1]")
+local string_of = ffi.string
+local getmetatable, type, floor = getmetatable, type, math.floor
+
+local LINE = { l = 0, ["*l"] = 0, L = 1, ["*L"] = 1 }
+local COUNT_MAX = 2 ^ 31 -- counts above go to C (its size checks)
+
+-- The bytes C found (r: 1, or 2 when the buffer emptied, which C may
+-- free once they are copied).
+local function copied(self, r, n)
+  local s = string_of(ptr[0], n)
+  if r == 2 then api.drained(self) end
+  return s
+end
+
+local function install(class, kind)
+  local methods, mt = core._methods(class)
+  local c_receive, c_recv, c_send = methods.receive, methods.recv, methods.send
+
+  methods.receive = function(self, pattern, prefix, max)
+    if prefix == nil and max == nil and getmetatable(self) == mt then
+      local eol = LINE[pattern == nil and "l" or pattern]
+      if eol then
+        local r = api.line(self, kind, eol, -1, ptr, len)
+        if r ~= 0 then return copied(self, r, len[0]) end
+      elseif type(pattern) == "number" and pattern >= 1 and pattern < COUNT_MAX
+          and floor(pattern) == pattern then
+        local r = api.count(self, kind, pattern, ptr)
+        if r ~= 0 then return copied(self, r, pattern) end
+      end
+    end
+    return c_receive(self, pattern, prefix, max)
+  end
+
+  methods.recv = function(self, max)
+    if getmetatable(self) == mt and (max == nil or (type(max) == "number" and max >= 1
+        and max < COUNT_MAX and floor(max) == max)) then
+      local r = api.recv(self, kind, max or 65536, ptr, len)
+      if r ~= 0 then return copied(self, r, len[0]) end
+    end
+    return c_recv(self, max)
+  end
+
+  methods.send = function(self, data, i, j)
+    local n = type(data) == "string" and #data or 0
+    if n > 0 and i == nil and j == nil and getmetatable(self) == mt then
+      local done = tonumber(api.send(self, kind, data, n))
+      if done == n then return n end
+      if done > 0 then return c_send(self, data, done + 1) end
+    end
+    return c_send(self, data, i, j)
+  end
+end
+
+install("lsock.socket", 0)
+install("lsock.tls", 1)
+
+return true

@@ -1,0 +1,63 @@
+-- LuaJIT's FFI path (lua/lsock/ffi.lua): on LuaJIT the hot stream
+-- methods are Lua functions over csrc/ffi.c unless LSOCK_FFI=0; the whole
+-- suite runs both ways in make test. Here: that the switch does what it
+-- says, and that the fast and the slow path give the same results on
+-- the same byte stream.
+local lsock = require "lsock"
+local util = require "helpers.util"
+
+local JIT = package.loaded.jit ~= nil
+local want_ffi = JIT and os.getenv("LSOCK_FFI") ~= "0"
+local it_jit = JIT and it or function(name)
+  pending(name .. " (skipped: the FFI path exists on LuaJIT only, this is " .. _VERSION .. ")")
+end
+
+describe("the FFI path", function()
+  it_jit("is on by default on LuaJIT and off with LSOCK_FFI=0", function()
+    assert.equal(want_ffi, lsock.ffi_enabled)
+    local a, b = util.socketpair()
+    local kind = want_ffi and "Lua" or "C"
+    for _, name in ipairs({ "receive", "recv", "send" }) do
+      assert.equal(kind, debug.getinfo(a[name], "S").what, name)
+    end
+    a:close()
+    b:close()
+  end)
+
+  it_jit("gives what the C methods give, line by line, count by count and recv by recv", function()
+    local a, b = util.socketpair()
+    local core_methods = {}
+    -- The C methods under the FFI ones: the slow path's results.
+    for _, name in ipairs({ "receive", "recv" }) do
+      local up = 1
+      local fn = b[name]
+      while debug.getupvalue(fn, up) do
+        local uname, v = debug.getupvalue(fn, up)
+        if uname == "c_" .. name then core_methods[name] = v end
+        up = up + 1
+      end
+      core_methods[name] = core_methods[name] or fn
+    end
+    local stream = "one\r\ntwo\n\nthree\rx\nABCDEFGHIJ" .. ("z"):rep(1000) .. "\n"
+    local function script(recv, receive)
+      local out = {}
+      out[#out + 1] = { receive(b) }
+      out[#out + 1] = { receive(b, "L") }
+      out[#out + 1] = { receive(b, "*l") }
+      out[#out + 1] = { receive(b, "l") }
+      out[#out + 1] = { receive(b, 3) }
+      out[#out + 1] = { recv(b, 4) }
+      out[#out + 1] = { receive(b, "l", nil, 10) } -- too long: the C method says it
+      out[#out + 1] = { recv(b) }
+      return out
+    end
+    assert(a:send(stream) == #stream)
+    local fast = script(b.recv, b.receive)
+    assert(a:send(stream) == #stream)
+    local slow = script(core_methods.recv, core_methods.receive)
+    assert.same(slow, fast)
+    assert.same({ "one" }, fast[1])
+    a:close()
+    b:close()
+  end)
+end)
