@@ -153,6 +153,17 @@ static long fill(lua_State *L, lsk_stream *st, void *obj, size_t room,
         st->deadline = -1;
         return -ETIMEDOUT;
     }
+    if (st->drained && st->io->short_read_drains && st->tm.block != 0 && st->tm.total != 0) {
+        /* The same outside the loop, for a plain socket that may wait:
+         * the last read emptied the kernel's queue, so wait for the
+         * socket first and read once, instead of a read that fails, the
+         * wait and the read again (a request and its answer cost one
+         * system call less on each side). A transport that keeps input of
+         * its own (TLS) and a timeout of 0 read first. */
+        int w;
+        lsk_buffer_release(&st->in);
+        if ((w = lsk_stream_wait(st, LSK_WANT_READ, d)) != 0) return -w;
+    }
     for (;;) {
         int want = LSK_WANT_READ, w;
         size_t space = lsk_buffer_prepare(&st->in, room);
