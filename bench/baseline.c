@@ -7,6 +7,7 @@
  * compared with, for information.
  *
  *   baseline server WORKLOAD COUNT [PATH]    prints its port (or PATH), serves, prints "ok"
+ *                                            (file_serve: PATH is the file, the port is printed)
  *   baseline client WORKLOAD COUNT ADDR      reads, checks, prints "ok SECONDS UNITS"
  *
  * WORKLOAD  lines           TCP, COUNT lines of 40 bytes
@@ -16,6 +17,9 @@
  *           unix_pingpong   COUNT round trips of 64 bytes over a unix stream
  *                           socket: the client writes a message and reads the
  *                           server's echo of it, one at a time
+ *           file_serve      TCP: the server sends the file at PATH (COUNT MiB
+ *                           of the bulk stream) with sendfile(2); the client
+ *                           reads it as bulk
  *           udp, udp_mmsg   bench/baseline_udp.c (the server is the receiver
  *                           and the measured side there)
  *           udp_gso         a sender only (client): bench/baseline_udp.c
@@ -28,6 +32,7 @@
 
 #include <arpa/inet.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <netinet/in.h>
 #include <poll.h>
 #include <signal.h>
@@ -35,7 +40,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/sendfile.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <sys/time.h>
 #include <sys/un.h>
 #include <time.h>
@@ -142,7 +149,29 @@ static void serve_pingpong(int fd, long count) {
     if (memcmp(msg, last, PING_LEN) != 0) fail("last message: wrong content");
 }
 
-enum workload { W_LINES, W_BULK, W_UNIX_BULK, W_PINGPONG, W_UDP, W_UDP_MMSG, W_UDP_GSO };
+/* file_serve: the file at path, which must be the mib MiB of the bulk
+ * stream, with sendfile(2) until all of it went: the kernel copies from
+ * the page cache to the socket. */
+static void serve_file(int fd, long mib, const char *path) {
+    long long size = (long long)mib * 1024 * 1024;
+    off_t off = 0;
+    struct stat sb;
+    int f = open(path, O_RDONLY);
+    if (f < 0) fail("open %s: %s", path, strerror(errno));
+    if (fstat(f, &sb) < 0) fail("fstat %s: %s", path, strerror(errno));
+    if ((long long)sb.st_size != size) fail("%s: %lld bytes, expected %lld", path, (long long)sb.st_size, size);
+    while (off < sb.st_size) {
+        ssize_t k = sendfile(fd, f, &off, (size_t)(sb.st_size - off));
+        if (k < 0) {
+            if (errno == EINTR) continue;
+            fail("sendfile: %s", errno == EAGAIN ? "timeout" : strerror(errno));
+        }
+        if (k == 0) fail("sendfile: %s ended after %lld bytes", path, (long long)off);
+    }
+    close(f);
+}
+
+enum workload { W_LINES, W_BULK, W_UNIX_BULK, W_PINGPONG, W_UDP, W_UDP_MMSG, W_UDP_GSO, W_FILE_SERVE };
 
 /* A listening socket: TCP on 127.0.0.1 port 0 (the port is printed), or
  * unix at path (the path is printed). */
@@ -177,10 +206,13 @@ static int listen_on(const char *path) {
     return lfd;
 }
 
+/* path: the unix socket's (unix workloads) or the file's (file_serve) */
 static int server(enum workload w, long count, const char *path) {
     struct pollfd pfd;
     int lfd, fd, r;
+    const char *file = w == W_FILE_SERVE ? path : NULL;
 
+    if (file) path = NULL;
     lfd = listen_on(path);
     pfd.fd = lfd;
     pfd.events = POLLIN;
@@ -195,6 +227,7 @@ static int server(enum workload w, long count, const char *path) {
 
     if (w == W_LINES) serve_lines(fd, count);
     else if (w == W_PINGPONG) serve_pingpong(fd, count);
+    else if (file) serve_file(fd, count, file);
     else serve_bulk(fd, count);
     if (close(fd) < 0) fail("close: %s", strerror(errno));
     printf("ok\n");
@@ -314,10 +347,11 @@ static int client(enum workload w, long count, const char *addr) {
     return 0;
 }
 
-#define USAGE "usage: %s server|client lines|bulk|unix_bulk|unix_pingpong|udp|udp_mmsg|udp_gso COUNT [ADDR]\n"
+#define USAGE "usage: %s server|client lines|bulk|unix_bulk|unix_pingpong|udp|udp_mmsg|udp_gso|file_serve COUNT [ADDR]\n"
 
 int main(int argc, char **argv) {
-    static const char *const names[] = {"lines", "bulk", "unix_bulk", "unix_pingpong", "udp", "udp_mmsg", "udp_gso", NULL};
+    static const char *const names[] = {"lines", "bulk", "unix_bulk", "unix_pingpong", "udp", "udp_mmsg", "udp_gso",
+                                        "file_serve", NULL};
     enum workload w = W_LINES;
     long count;
     int i, is_server, is_unix;
@@ -328,17 +362,18 @@ int main(int argc, char **argv) {
         return 2;
     }
     for (i = 0; names[i] && strcmp(argv[2], names[i]) != 0; i++) {}
-    if (!names[i]) fail("unknown workload '%s' (lines, bulk, unix_bulk, unix_pingpong, udp, udp_mmsg, udp_gso)", argv[2]);
+    if (!names[i])
+        fail("unknown workload '%s' (lines, bulk, unix_bulk, unix_pingpong, udp, udp_mmsg, udp_gso, file_serve)", argv[2]);
     w = (enum workload)i;
     count = parse_count(argv[3], w == W_LINES ? 2 : 1);
     is_server = strcmp(argv[1], "server") == 0;
     is_unix = w == W_UNIX_BULK || w == W_PINGPONG;
 
-    if (is_server && argc == (is_unix ? 5 : 4)) {
+    if (is_server && argc == (is_unix || w == W_FILE_SERVE ? 5 : 4)) {
         prog = "baseline server";
         if (w == W_UDP_GSO) fail("udp_gso is a sender (client) only");
         if (w == W_UDP || w == W_UDP_MMSG) return udp_receiver(w == W_UDP_MMSG, count);
-        return server(w, count, is_unix ? argv[4] : NULL);
+        return server(w, count, argc == 5 ? argv[4] : NULL);
     }
     if (strcmp(argv[1], "client") == 0 && argc == 5) {
         prog = "baseline client";

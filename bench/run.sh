@@ -1,11 +1,18 @@
 #!/usr/bin/env bash
 # bench/run.sh: the entry point of the lsock benchmarks (`make bench`).
 #
+#   bash bench/run.sh [WORKLOAD...]     (make bench [WORKLOADS="..."])
+#
 # Checks that Lua, LuaSocket and the lsock build are there, compiles the C
 # baseline into bench/results/, then runs bench/run.lua, which runs every
-# workload for every library (best of BENCH_RUNS) and prints the table, also
-# written to bench/results/latest.txt. Exits non-zero when something is
-# missing, a run fails or a reader's check fails. See bench/README.md.
+# workload for every library (BENCH_RUNS rounds, interleaved) and prints
+# one table of medians, also written to bench/results/latest.txt; every
+# run's figures go to bench/results/<date>.tsv. Exits non-zero when
+# something is missing, a run fails or a reader's check fails. See
+# bench/README.md.
+#
+# The workloads to run are the arguments, or else $WORKLOADS (what
+# `make bench WORKLOADS="lines bulk"` passes), or else $BENCH_WORKLOADS.
 #
 # Environment (all optional):
 #   LUA           Lua interpreter (lua5.4)
@@ -14,12 +21,14 @@
 #   CC            C compiler for the baseline (cc)
 #   BENCH_LIBS    libraries to run ("luasocket luasec lsock c"; extras:
 #                 cqueues luv; luasec runs the TLS workloads only)
-#   BENCH_WORKLOADS  workloads to run (all): lines bulk recv udp_rate
-#                 udp_recv unix_bulk unix_pingpong poll_scale concurrent_echo
-#                 idle_memory tls_handshake tls_bulk
-#   BENCH_RUNS    runs per library and workload, the best counts (3)
+#   BENCH_WORKLOADS  workloads to run (all): lines bulk recv file_serve
+#                 udp_rate udp_recv unix_bulk unix_pingpong poll_scale
+#                 concurrent_echo idle_memory tls_handshake tls_bulk
+#   BENCH_RUNS    runs (rounds) per library and workload, at least 3; the
+#                 median counts (3)
 #   BENCH_LINES   lines in the lines workload (2000000)
 #   BENCH_MIB     MiB in the TCP bulk workloads (512)
+#   BENCH_FILE_MIB        MiB of file_serve's file (512)
 #   BENCH_UDP_COUNT       datagrams in udp_rate (2000000)
 #   BENCH_UDP_RECV_COUNT  datagrams in udp_recv (4000000)
 #   BENCH_UNIX_MIB        MiB in unix_bulk (24576)
@@ -33,8 +42,8 @@
 #                 the hard limit)
 #   BENCH_TLS_HANDSHAKES  handshakes in tls_handshake (4000)
 #   BENCH_TLS_MIB         MiB in tls_bulk (8192)
-#   BENCH_LUAJIT  the LuaJIT that runs lsock's TLS sides a second time
-#                 (luajit; empty: not at all)
+#   BENCH_LUAJIT  the LuaJIT that runs lsock's sides of file_serve and the
+#                 TLS workloads a second time (luajit; empty: not at all)
 #   LSOCK_LUAJIT_CPATH    where its lsock.core is (build/luajit/?.so)
 #   BENCH_STRICT  1: also fail when lsock/LuaSocket is below its goal
 set -eu
@@ -51,6 +60,11 @@ die() {
 LUA=${LUA:-lua5.4}
 CC=${CC:-cc}
 BENCH_LIBS=${BENCH_LIBS:-luasocket luasec lsock c}
+if [ $# -gt 0 ]; then
+    BENCH_WORKLOADS="$*"
+elif [ -n "${WORKLOADS:-}" ]; then
+    BENCH_WORKLOADS=$WORKLOADS
+fi
 BENCH_WORKLOADS=${BENCH_WORKLOADS:-all}
 results=$root/bench/results
 
@@ -161,16 +175,22 @@ if [ -n "$wants_tls" ] && has_lib lsock; then
         die "this lsock build has no TLS (require \"lsock.tls\" fails with $LUA); leave tls_handshake and tls_bulk out of BENCH_WORKLOADS or lsock out of BENCH_LIBS:
 $v"
 fi
-# ... and the same TLS sides again on LuaJIT, when there is a build for it
+# ... and lsock's sides of file_serve and TLS again on LuaJIT, when there
+# is a build for it
+wants_jit=$wants_tls
+case " $BENCH_WORKLOADS " in *" all "* | *" file_serve "*) wants_jit=1 ;; esac
+lsock_jit_check='package.cpath = os.getenv("LSOCK_CPATH") .. ";" .. package.cpath
+    require "lsock.core"'
+[ -n "$wants_tls" ] && lsock_jit_check=$lsock_tls_check
 BENCH_LUAJIT=${BENCH_LUAJIT-luajit}
-if [ -n "$wants_tls" ] && has_lib lsock && [ -n "$BENCH_LUAJIT" ]; then
+if [ -n "$wants_jit" ] && has_lib lsock && [ -n "$BENCH_LUAJIT" ]; then
     LSOCK_LUAJIT_CPATH=${LSOCK_LUAJIT_CPATH:-$root/build/luajit/?.so}
     case $LSOCK_LUAJIT_CPATH in /*) ;; *) LSOCK_LUAJIT_CPATH=$caller_pwd/$LSOCK_LUAJIT_CPATH ;; esac
     if ! command -v "$BENCH_LUAJIT" >/dev/null 2>&1; then
         echo "bench: no '$BENCH_LUAJIT' on PATH: lsock (LuaJIT) is not run" >&2
         BENCH_LUAJIT=""
-    elif ! v=$(LSOCK_CPATH=$LSOCK_LUAJIT_CPATH "$BENCH_LUAJIT" -e "$lsock_tls_check" 2>&1); then
-        echo "bench: no lsock TLS build for $BENCH_LUAJIT in LSOCK_LUAJIT_CPATH=$LSOCK_LUAJIT_CPATH (make LUA=luajit): lsock (LuaJIT) is not run
+    elif ! v=$(LSOCK_CPATH=$LSOCK_LUAJIT_CPATH "$BENCH_LUAJIT" -e "$lsock_jit_check" 2>&1); then
+        echo "bench: no lsock build${wants_tls:+ with TLS} for $BENCH_LUAJIT in LSOCK_LUAJIT_CPATH=$LSOCK_LUAJIT_CPATH (make LUA=luajit): lsock (LuaJIT) is not run
 $v" >&2
         BENCH_LUAJIT=""
     else
@@ -200,7 +220,7 @@ $v"
 fi
 
 mkdir -p "$results"
-rm -f "$results/latest.txt" "$results/runs.tsv"
+rm -f "$results/latest.txt"
 
 # udp_recv feeds every library's receiver from the C baseline's sender, so
 # it needs the baseline even when c is not in BENCH_LIBS.
@@ -273,7 +293,8 @@ $(cat "$tls_dir/openssl.log")"
     fi
 fi
 
-# the unix socket paths of the unix workloads live in a private directory
+# the unix socket paths of the unix workloads and file_serve's file live in
+# a private directory
 tmp=$(mktemp -d "${TMPDIR:-/tmp}/lsock-bench.XXXXXX") || die "mktemp -d failed"
 trap 'rm -rf "$tmp"' EXIT
 

@@ -1,6 +1,7 @@
 -- bench/stream.lua: one side of one benchmark run, for one Lua library.
 --
 --   lua stream.lua LIB server WORKLOAD COUNT [PATH]  prints its port (or PATH), serves, prints "ok"
+--                                                    (file_serve: PATH is the file, the port is printed)
 --   lua stream.lua LIB client WORKLOAD COUNT ADDR    reads, checks, prints "ok SECONDS UNITS"
 --
 -- LIB       luasocket | lsock | cqueues (TCP workloads only)
@@ -15,6 +16,11 @@
 --                     COUNT round trips over a unix stream socket: the client
 --                     sends a 64-byte message, reads the server's echo with
 --                     receive(64) and compares, one at a time
+--           file_serve
+--                     the server sends the file at PATH (COUNT MiB of the
+--                     bulk stream): lsock with sendfile(PATH), LuaSocket
+--                     with f:read(65536) and send, block by block; the
+--                     client reads it as bulk, receive(65536)
 --
 -- For TCP, ADDR is the port the server printed.
 --
@@ -44,7 +50,7 @@ local PING_LEN = 64
 local PING_B = "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789+/"
 
 local USAGE = "usage: stream.lua luasocket|lsock|cqueues server|client "
-  .. "lines|bulk|recv|unix_bulk|unix_recv|unix_pingpong COUNT [ADDR]"
+  .. "lines|bulk|recv|unix_bulk|unix_recv|unix_pingpong|file_serve COUNT [ADDR]"
 
 local libname, role, workload, count_s, port_s = ...
 
@@ -72,9 +78,10 @@ end
 local libs = {}
 
 -- LuaSocket and lsock share the API of everything measured here: only the
--- constructor, the clock and the name of the line pattern differ.
-local function socket_like(tcp, clock, line_pattern, unix)
-  local lib = { clock = clock, line_pattern = line_pattern, sendall = send_all }
+-- constructor, the clock, the name of the line pattern and the way a file
+-- is served (serve_file(conn, path), which returns the bytes sent) differ.
+local function socket_like(tcp, clock, line_pattern, unix, serve_file)
+  local lib = { clock = clock, line_pattern = line_pattern, sendall = send_all, serve_file = serve_file }
   function lib.listen()
     local s = tcp()
     check(s:bind("127.0.0.1", 0), "bind")
@@ -120,7 +127,22 @@ libs.luasocket = function()
     local u = require "socket.unix"
     return check(type(u) == "table" and u.stream and u.stream() or u(), "socket.unix")
   end
-  return socket_like(socket.tcp, socket.gettime, "*l", unix)
+  -- file_serve: LuaSocket has no sendfile; its servers read the file and
+  -- send what they read
+  local function serve_file(c, path)
+    local f, err = io.open(path, "rb")
+    if not f then fail("open: %s", tostring(err)) end
+    local sent = 0
+    while true do
+      local block = f:read(65536)
+      if not block then break end
+      send_all(c, block)
+      sent = sent + #block
+    end
+    f:close()
+    return sent
+  end
+  return socket_like(socket.tcp, socket.gettime, "*l", unix, serve_file)
 end
 
 libs.lsock = function()
@@ -128,7 +150,12 @@ libs.lsock = function()
   local function unix()
     return check(core.socket("unix", "stream"), "socket unix stream")
   end
-  return socket_like(core.tcp, core.monotime, "l", unix)
+  local function serve_file(c, path)
+    local sent, err = c:sendfile(path)
+    if not sent then fail("sendfile: %s", tostring(err)) end
+    return sent
+  end
+  return socket_like(core.tcp, core.monotime, "l", unix, serve_file)
 end
 
 libs.cqueues = function()
@@ -165,7 +192,8 @@ libs.cqueues = function()
   return lib
 end
 
-local WORKLOADS = { lines = true, bulk = true, recv = true, unix_bulk = true, unix_recv = true, unix_pingpong = true }
+local WORKLOADS = { lines = true, bulk = true, recv = true, unix_bulk = true, unix_recv = true, unix_pingpong = true,
+  file_serve = true }
 local is_unix = workload and workload:sub(1, 5) == "unix_"
 if not (libname and libs[libname] and (role == "server" or role == "client")
     and WORKLOADS[workload] and count_s) then
@@ -179,6 +207,7 @@ end
 
 local lib = libs[libname]()
 if is_unix and not lib.listen_unix then fail("no unix sockets for %s here", libname) end
+if workload == "file_serve" and not lib.serve_file then fail("no file_serve for %s here", libname) end
 
 local function rep(s, n)
   local t = {}
@@ -236,7 +265,14 @@ local function serve_pingpong(c)
   if last ~= want then fail("last message: wrong content") end
 end
 
+-- file_serve: the whole file, which must be the COUNT MiB of the stream
+local function serve_file(c, path)
+  local sent = lib.serve_file(c, path)
+  if sent ~= count * 1024 * 1024 then fail("sent %d bytes of %s, expected %d", sent, path, count * 1024 * 1024) end
+end
+
 local function server()
+  if workload == "file_serve" and not port_s then fail("no PATH") end
   local s, port
   if is_unix then
     if not port_s then fail("no PATH") end
@@ -252,6 +288,8 @@ local function server()
     serve_lines(c)
   elseif workload == "unix_pingpong" then
     serve_pingpong(c)
+  elseif workload == "file_serve" then
+    serve_file(c, port_s)
   else
     serve_bulk(c)
   end
@@ -358,7 +396,7 @@ local function client()
   local secs, units
   if workload == "lines" then
     secs, units = read_lines(c)
-  elseif workload == "bulk" or workload == "unix_bulk" then
+  elseif workload == "bulk" or workload == "unix_bulk" or workload == "file_serve" then
     secs, units = read_bulk(c)
   elseif workload == "unix_pingpong" then
     secs, units = pingpong(c)

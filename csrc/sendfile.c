@@ -54,12 +54,7 @@ static int open_source(lua_State *L, src *f) {
         } while (f->fd < 0 && errno == EINTR);
         if (f->fd < 0) {
             int err = errno;
-            char msg[200];
-            lsk_strerror(err, msg, sizeof msg);
-            lua_pushnil(L);
-            lua_pushfstring(L, "sendfile %s: %s", path, msg);
-            lua_pushinteger(L, err);
-            return 3;
+            return lsk_fail(L, err, lua_pushfstring(L, "sendfile %s", path));
         }
         f->owned = 1;
         return 0;

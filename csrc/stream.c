@@ -290,24 +290,33 @@ static int receive_step(lua_State *L, lsk_op *op, int why) {
     return receive_run(L, st, op->obj, "", 0, op, &d);
 }
 
+/* receive's and receiveuntil's prefix (index 3, *plen bytes) and max
+ * (index 4) into op. */
+static const char *prefix_and_max(lua_State *L, const char *method, lsk_op *op, size_t *plen) {
+    int top = lua_gettop(L);
+    const char *prefix = top >= 3 ? lsk_optlstring(L, 3, method, plen) : "";
+    op->u.rd.max = 0;
+    op->u.rd.has_max = top >= 4 && !lua_isnil(L, 4);
+    if (op->u.rd.has_max) {
+        lua_Integer m;
+        if (!lsock_tointeger(L, 4, &m) || m < 0)
+            lsk_argerror(L, 4, method, "max must be a non-negative integer");
+        op->u.rd.max = (size_t)m;
+    }
+    return prefix;
+}
+
 int lsk_stream_receive(lua_State *L, lsk_stream *st, void *obj) {
     size_t plen = 0;
-    int top = lua_gettop(L), n;
+    int n;
     lsk_op op;
     const char *prefix;
     lsk_deadline d;
 
-    op.u.rd.count = op.u.rd.max = 0;
+    op.u.rd.count = 0;
     op.u.rd.delim = NULL;
     op.u.rd.pat = parse_pattern(L, 2, &op.u.rd.count);
-    prefix = top >= 3 ? lsk_optlstring(L, 3, "receive", &plen) : "";
-    op.u.rd.has_max = top >= 4 && !lua_isnil(L, 4);
-    if (op.u.rd.has_max) {
-        lua_Integer m;
-        if (!lsock_tointeger(L, 4, &m) || m < 0)
-            lsk_argerror(L, 4, "receive", "max must be a non-negative integer");
-        op.u.rd.max = (size_t)m;
-    }
+    prefix = prefix_and_max(L, "receive", &op, &plen);
     if (st->fd < 0) return lsk_closed_result(L);
     st->pending = 0;
     lsk_deadline_init(&d, &st->tm, lsk_task_nowait(L, &st->tm));
@@ -320,7 +329,7 @@ int lsk_stream_receive(lua_State *L, lsk_stream *st, void *obj) {
 
 int lsk_stream_receiveuntil(lua_State *L, lsk_stream *st, void *obj) {
     size_t dlen, plen = 0;
-    int top = lua_gettop(L), n;
+    int n;
     const char *prefix;
     lsk_op op;
     lsk_deadline d;
@@ -329,15 +338,7 @@ int lsk_stream_receiveuntil(lua_State *L, lsk_stream *st, void *obj) {
     op.u.rd.delim = lsk_checklstring(L, 2, "receiveuntil", &dlen);
     if (dlen == 0) lsk_argerror(L, 2, "receiveuntil", "the delimiter must not be empty");
     op.u.rd.count = dlen;
-    op.u.rd.max = 0;
-    prefix = top >= 3 ? lsk_optlstring(L, 3, "receiveuntil", &plen) : "";
-    op.u.rd.has_max = top >= 4 && !lua_isnil(L, 4);
-    if (op.u.rd.has_max) {
-        lua_Integer m;
-        if (!lsock_tointeger(L, 4, &m) || m < 0)
-            lsk_argerror(L, 4, "receiveuntil", "max must be a non-negative integer");
-        op.u.rd.max = (size_t)m;
-    }
+    prefix = prefix_and_max(L, "receiveuntil", &op, &plen);
     if (st->fd < 0) return lsk_closed_result(L);
     /* The prefix goes in front of the buffered bytes: one search then
      * finds a delimiter that begins in it. */
