@@ -13,6 +13,7 @@
  * an lsock.socket (kind 0) or an lsock.tls (kind 1), both of which begin
  * with their lsk_stream.
  */
+#include <errno.h>
 #include <string.h>
 
 #include "internal.h"
@@ -91,7 +92,13 @@ static size_t lsk_ffi_send(void *obj, int kind, const char *data, size_t len) {
         int want = LSK_WANT_WRITE;
         size_t step = len - done < LSK_WRITE_STEP ? len - done : LSK_WRITE_STEP;
         long r = st->io->write(obj, data + done, step, &want);
-        if (r <= 0) break;
+        if (r <= 0) {
+            /* A failure (not a wait) is the method's to report, as the
+             * write that met it would have: the error is not lost to a
+             * second write (a reset read once would become EPIPE). */
+            if (r < 0 && r != -EAGAIN && r != -EWOULDBLOCK) st->deferred = (int)-r;
+            break;
+        }
         done += (size_t)r;
         st->sent += (unsigned long long)r;
     }

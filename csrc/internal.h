@@ -34,6 +34,9 @@ typedef struct lsk_stream {
      * EAGAIN) and no poller has reported input since: a call of the loop
      * waits at once instead of trying a read bound to fail. */
     int drained;
+    /* A write failure the FFI path met (ffi.c), -errno style positive
+     * errno or LSK_ETRANSPORT: the send it hands over to reports it. */
+    int deferred;
 } lsk_stream;
 
 /* Input a read can return without waiting: buffered here, or held by

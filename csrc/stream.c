@@ -455,7 +455,8 @@ static int send_run(lua_State *L, lsk_stream *st, void *obj, const char *data, s
     while (*done < len) {
         int want = LSK_WANT_WRITE, w;
         size_t step = len - *done < LSK_WRITE_STEP ? len - *done : LSK_WRITE_STEP;
-        long r = st->io->write(obj, data + *done, step, &want);
+        long r = st->deferred ? -(long)st->deferred : st->io->write(obj, data + *done, step, &want);
+        st->deferred = 0;
         if (r > 0) {
             *done += (size_t)r;
             st->sent += (unsigned long long)r;

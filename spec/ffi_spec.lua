@@ -13,6 +13,19 @@ local it_jit = JIT and it or function(name)
 end
 
 describe("the FFI path", function()
+  it("reports a reset met by send as the C method does: ECONNRESET once, then EPIPE", function()
+    local server, port = util.listen("127.0.0.1")
+    local a = assert(lsock.connect("127.0.0.1", port, { timeout = util.TIMEOUT }))
+    local b = util.accept(server)
+    server:close()
+    b:setoption("linger", 0)
+    b:close() -- a reset, not a FIN
+    lsock.sleep(0.05)
+    assert.same({ nil, "closed", lsock.errno.ECONNRESET, 0 }, { a:send("x") })
+    assert.same({ nil, "closed", lsock.errno.EPIPE, 0 }, { a:send("x") })
+    a:close()
+  end)
+
   it_jit("is on by default on LuaJIT and off with LSOCK_FFI=0", function()
     assert.equal(want_ffi, lsock.ffi_enabled)
     local a, b = util.socketpair()
