@@ -304,6 +304,12 @@ int lsk_push_addr(lua_State *L, const struct sockaddr *sa, socklen_t len) {
     return 3;
 }
 
+int lsk_inet_text(const struct sockaddr *sa, char *host, size_t len) {
+    if (sa->sa_family != AF_INET && sa->sa_family != AF_INET6) return -1;
+    host_text(sa, host, len);
+    return port_of(sa);
+}
+
 int lsk_push_addr_port(lua_State *L, const struct sockaddr *sa, socklen_t len) {
     char host[INET6_ADDRSTRLEN + IF_NAMESIZE + 2];
     if (sa->sa_family == AF_INET || sa->sa_family == AF_INET6) {

@@ -354,6 +354,14 @@ static long recv_one(lua_State *L, lsk_socket *s, size_t max, lsk_addr *from,
     }
 }
 
+/* The failure the FFI path met just before handing this call over
+ * (ffi.c): reported as the call's own, once. */
+static int deferred_failure(lua_State *L, lsk_socket *s, const char *what) {
+    long r = -(long)s->st.deferred;
+    s->st.deferred = 0;
+    return failure(L, s, r, what, NULL);
+}
+
 int lsk_msg_send(lua_State *L, lsk_socket *s) {
     size_t len;
     const char *data = luaL_checklstring(L, 2, &len);
@@ -364,6 +372,7 @@ int lsk_msg_send(lua_State *L, lsk_socket *s) {
     lsk_send_range(L, "send", len, &i, &j);
     if (s->st.fd < 0) return lsk_closed_result(L);
     s->st.pending = 0;
+    if (s->st.deferred) return deferred_failure(L, s, "send");
     lsk_deadline_init(&d, &s->st.tm, lsk_in_task(L));
     /* i > j is an empty message, which is still a message. */
     r = send_one(s, data + (i - 1), i > j ? 0 : (size_t)(j - i + 1), NULL, &d);
@@ -398,6 +407,7 @@ static int receive_one(lua_State *L, lsk_socket *s, int with_from) {
     long r;
     if (s->st.fd < 0) return lsk_closed_result(L);
     s->st.pending = 0;
+    if (s->st.deferred) return deferred_failure(L, s, with_from ? "recvfrom" : "recv");
     if (s->gro != NULL && (s->gro->on || gro_queued(s))) return gro_receive_one(L, s, max, with_from);
     lsk_deadline_init(&d, &s->st.tm, lsk_in_task(L));
     r = recv_one(L, s, max, with_from ? &from : NULL, &trunc, &d);

@@ -11,7 +11,7 @@
  *
  * obj is the payload of a userdata whose metatable the Lua side checked:
  * an lsock.socket (kind 0) or an lsock.tls (kind 1), both of which begin
- * with their lsk_stream.
+ * with their lsk_stream. The datagram functions take sockets only.
  */
 #include <errno.h>
 #include <string.h>
@@ -106,6 +106,65 @@ static size_t lsk_ffi_send(void *obj, int kind, const char *data, size_t len) {
     return done;
 }
 
+/* ---- datagram sockets ------------------------------------------------ */
+
+/* A plain datagram socket (inet, inet6, unix; not under udp_gro, whose
+ * reads hold several datagrams) the FFI may read or write now. */
+static lsk_socket *dgram_usable(void *obj) {
+    lsk_socket *s = (lsk_socket *)obj;
+    if (s->type != SOCK_DGRAM || s->tls != NULL || s->st.fd < 0 || s->gro != NULL) return NULL;
+    if (s->family != AF_INET && s->family != AF_INET6 && s->family != AF_UNIX) return NULL;
+    return s;
+}
+
+/* A failure is the method's to report (as for streams); a wait is its to
+ * do. Either way: -1, the method takes over. */
+static long dgram_handover(lsk_socket *s, long r) {
+    if (r != -EAGAIN && r != -EWOULDBLOCK) s->st.deferred = (int)-r;
+    return -1;
+}
+
+/* recv (from == 0) or recvfrom of one datagram into the socket's receive
+ * block, which must already have room for max + 1 bytes (the method
+ * makes it): its length, *p and *trunc, and for recvfrom the sender in
+ * host and *port (inet and inet6 only); -1 to leave it to the method. */
+static long dgram_recv(void *obj, size_t max, int from, const char **p, int *trunc, char *host,
+                       int *port) {
+    lsk_socket *s = dgram_usable(obj);
+    struct sockaddr_storage ss;
+    socklen_t len = sizeof ss;
+    long r;
+    if (s == NULL || max == 0 || (from && s->family == AF_UNIX)) return -1;
+    if (s->st.in.data == NULL || s->st.in.cap < max + 1) return -1;
+    r = from ? lsk_recvfrom(s->st.fd, s->st.in.data, max + 1, (struct sockaddr *)&ss, &len)
+             : lsk_recv(s->st.fd, s->st.in.data, max + 1);
+    if (r < 0) return dgram_handover(s, r);
+    if (from && (len < sizeof(sa_family_t) ||
+                 (*port = lsk_inet_text((struct sockaddr *)&ss, host, LSK_HOST_TEXT)) < 0)) {
+        /* Read, but not an address this path writes: cannot happen on an
+         * inet socket; the datagram must not be lost, so fail loudly. */
+        s->st.deferred = EAFNOSUPPORT;
+        return -1;
+    }
+    *trunc = (size_t)r > max;
+    if (*trunc) r = (long)max;
+    s->st.received += (unsigned long long)r;
+    s->st.pending = 0;
+    *p = s->st.in.data;
+    return r;
+}
+
+/* send of one datagram on a connected socket: the bytes sent, or -1. */
+static long dgram_send(void *obj, const char *data, size_t len) {
+    lsk_socket *s = dgram_usable(obj);
+    long r;
+    if (s == NULL) return -1;
+    if ((r = lsk_send(s->st.fd, data, len)) < 0) return dgram_handover(s, r);
+    s->st.sent += (unsigned long long)r;
+    s->st.pending = 0;
+    return r;
+}
+
 /* The table the Lua side casts (ffi.cast("struct lsk_ffi_api *", ...));
  * lua/lsock/ffi.lua declares the same struct. */
 struct lsk_ffi_api {
@@ -114,10 +173,14 @@ struct lsk_ffi_api {
     int (*recv)(void *obj, int kind, size_t max, const char **p, size_t *n);
     void (*drained)(void *obj);
     size_t (*send)(void *obj, int kind, const char *data, size_t len);
+    long (*dgram_recv)(void *obj, size_t max, int from, const char **p, int *trunc, char *host,
+                       int *port);
+    long (*dgram_send)(void *obj, const char *data, size_t len);
 };
 
 static const struct lsk_ffi_api api = {
     lsk_ffi_line, lsk_ffi_count, lsk_ffi_recv, lsk_ffi_drained, lsk_ffi_send,
+    dgram_recv, dgram_send,
 };
 
 /* core._ffi(): the address of that table, as a light userdata. */

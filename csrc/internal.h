@@ -185,6 +185,10 @@ void lsk_format_addr(const struct sockaddr *sa, socklen_t salen, char *buf,
 int lsk_push_addr(lua_State *L, const struct sockaddr *sa, socklen_t len);
 /* The same without the family: 2 values (addr, port) or 1 (the path). */
 int lsk_push_addr_port(lua_State *L, const struct sockaddr *sa, socklen_t len);
+/* An inet or inet6 address as lsk_push_addr_port writes it, into host
+ * (LSK_HOST_TEXT bytes are enough): its port, or -1 for another family. */
+#define LSK_HOST_TEXT 64
+int lsk_inet_text(const struct sockaddr *sa, char *host, size_t len);
 /* getaddrinfo's arguments (host, service [, hints] at 1..3), read once,
  * and its results pushed as lsock.getaddrinfo returns them; resolve.c
  * runs the same query on a worker thread. The strings point into the

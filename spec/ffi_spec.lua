@@ -26,11 +26,61 @@ describe("the FFI path", function()
     a:close()
   end)
 
+  it("reports a refusal met by a datagram's send or recv once, as the C methods do", function()
+    local probe = lsock.udp()
+    assert(probe:bind("127.0.0.1", 0))
+    local _, closed = probe:getsockname()
+    probe:close()
+    local u = lsock.udp()
+    assert(u:connect("127.0.0.1", closed))
+    u:settimeout(0.05)
+    -- a first read makes the receive block, so the next one may take the
+    -- FFI path on LuaJIT
+    assert.same({ nil, "timeout" }, { u:recv() })
+    u:settimeout(1)
+    assert.equal(1, u:send("x"))
+    lsock.sleep(0.05) -- the ICMP port unreachable comes back
+    local r = { u:recv() }
+    assert.same({ nil, "recv: connection refused", lsock.errno.ECONNREFUSED }, r)
+    u:settimeout(0.05)
+    assert.same({ nil, "timeout" }, { u:recv() }) -- once
+    u:close()
+  end)
+
+  it("moves datagrams through recv, recvfrom and send with the C methods' results", function()
+    local a = lsock.udp()
+    assert(a:bind("127.0.0.1", 0))
+    local _, pa = a:getsockname()
+    local b = lsock.udp()
+    assert(b:bind("127.0.0.1", 0))
+    local _, pb = b:getsockname()
+    assert(b:connect("127.0.0.1", pa))
+    a:settimeout(1)
+    local got = {}
+    for i = 1, 5 do
+      assert.equal(i, b:send(("d"):rep(i)))
+      got[#got + 1] = { a:recvfrom() }
+    end
+    assert.equal(0, b:send(""))
+    got[#got + 1] = { a:recv() }
+    assert.equal(10, b:send("0123456789"))
+    got[#got + 1] = { a:recvfrom(3) }
+    assert.equal(10, b:send("0123456789"))
+    got[#got + 1] = { a:recv(4) }
+    assert.same({
+      { "d", "127.0.0.1", pb }, { "dd", "127.0.0.1", pb }, { "ddd", "127.0.0.1", pb },
+      { "dddd", "127.0.0.1", pb }, { "ddddd", "127.0.0.1", pb }, { "" },
+      { "012", "127.0.0.1", pb, true }, { "0123", true },
+    }, got)
+    a:close()
+    b:close()
+  end)
+
   it_jit("is on by default on LuaJIT and off with LSOCK_FFI=0", function()
     assert.equal(want_ffi, lsock.ffi_enabled)
     local a, b = util.socketpair()
     local kind = want_ffi and "Lua" or "C"
-    for _, name in ipairs({ "receive", "recv", "send" }) do
+    for _, name in ipairs({ "receive", "recv", "send", "recvfrom" }) do
       assert.equal(kind, debug.getinfo(a[name], "S").what, name)
     end
     a:close()

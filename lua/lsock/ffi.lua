@@ -1,12 +1,14 @@
 -- lsock.ffi: on LuaJIT, the hot stream methods (receive, recv, send) of
--- sockets and TLS streams go through the FFI, which the JIT compiles,
+-- sockets and TLS streams, and recv, recvfrom and send of datagram
+-- sockets, go through the FFI, which the JIT compiles,
 -- over the same C buffer and engine (csrc/ffi.c). A call of a Lua C
 -- function is never compiled, so without this a loop around
 -- receive("l") runs interpreted.
 --
 -- Each method first asks C for what needs no wait: a whole line, count
 -- or buffered bytes already in the buffer, or a write the socket takes at
--- once. Everything else (waiting, timeouts, partial results, errors, the
+-- once; on a datagram socket, one datagram in or out (recv, recvfrom,
+-- send). Everything else (waiting, timeouts, partial results, errors, the
 -- loop, a prefix or max) is the C method itself, called as before, so the
 -- results are the same either way. lsock loads this on LuaJIT unless
 -- LSOCK_FFI=0 is in the environment.
@@ -20,12 +22,18 @@ struct lsk_ffi_api {
   int (*recv)(void *obj, int kind, size_t max, const char **p, size_t *n);
   void (*drained)(void *obj);
   size_t (*send)(void *obj, int kind, const char *data, size_t len);
+  long (*dgram_recv)(void *obj, size_t max, int from, const char **p, int *trunc, char *host,
+                     int *port);
+  long (*dgram_send)(void *obj, const char *data, size_t len);
 };
 ]]
 
 local api = ffi.cast("struct lsk_ffi_api *", core._ffi())
 local ptr = ffi.new("const char *[1]")
 local len = ffi.new("size_t[1]")
+local trunc = ffi.new("int[1]")
+local port = ffi.new("int[1]")
+local host = ffi.new("char[64]") -- LSK_HOST_TEXT
 local string_of = ffi.string
 local getmetatable, type, floor = getmetatable, type, math.floor
 
@@ -37,6 +45,17 @@ local COUNT_MAX = 2 ^ 31 -- counts above go to C (its size checks)
 local function copied(self, r, n)
   local s = string_of(ptr[0], n)
   if r == 2 then api.drained(self) end
+  return s
+end
+
+local function valid_max(max)
+  return max == nil or (type(max) == "number" and max >= 1 and max < COUNT_MAX and floor(max) == max)
+end
+
+-- One datagram C read (n >= 0 bytes at ptr, truncated when trunc says).
+local function datagram(n)
+  local s = string_of(ptr[0], n)
+  if trunc[0] ~= 0 then return s, true end
   return s
 end
 
@@ -60,10 +79,13 @@ local function install(class, kind)
   end
 
   methods.recv = function(self, max)
-    if getmetatable(self) == mt and (max == nil or (type(max) == "number" and max >= 1
-        and max < COUNT_MAX and floor(max) == max)) then
+    if getmetatable(self) == mt and valid_max(max) then
       local r = api.recv(self, kind, max or 65536, ptr, len)
       if r ~= 0 then return copied(self, r, len[0]) end
+      if kind == 0 then
+        local n = tonumber(api.dgram_recv(self, max or 65535, 0, ptr, trunc, nil, nil))
+        if n >= 0 then return datagram(n) end
+      end
     end
     return c_recv(self, max)
   end
@@ -74,8 +96,24 @@ local function install(class, kind)
       local done = tonumber(api.send(self, kind, data, n))
       if done == n then return n end
       if done > 0 then return c_send(self, data, done + 1) end
+      if kind == 0 and tonumber(api.dgram_send(self, data, n)) == n then return n end
     end
     return c_send(self, data, i, j)
+  end
+
+  if kind == 0 then
+    local c_recvfrom = methods.recvfrom
+    methods.recvfrom = function(self, max)
+      if getmetatable(self) == mt and valid_max(max) then
+        local n = tonumber(api.dgram_recv(self, max or 65535, 1, ptr, trunc, host, port))
+        if n >= 0 then
+          local s = string_of(ptr[0], n)
+          if trunc[0] ~= 0 then return s, string_of(host), port[0], true end
+          return s, string_of(host), port[0]
+        end
+      end
+      return c_recvfrom(self, max)
+    end
   end
 end
 
