@@ -157,7 +157,8 @@ for _, impl in ipairs(compat.impls) do
           end
         end
         assert.is_true(ok, "dohandshake: " .. tostring(err))
-        assert.is_true(#seen >= 1, "the handshake never had to wait")
+        -- Nearly always it waits at least once; on a loaded machine the
+        -- server's answer may be there before the client's first read.
         for _, e in ipairs(seen) do
           assert.is_truthy(e == "wantread" or e == "wantwrite", "dohandshake said " .. tostring(e))
         end
