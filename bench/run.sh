@@ -45,7 +45,7 @@
 #   BENCH_LUAJIT  the LuaJIT that runs lsock's sides of file_serve and the
 #                 TLS workloads a second time (luajit; empty: not at all)
 #   LSOCK_LUAJIT_CPATH    where its lsock.core is (build/luajit/?.so)
-#   BENCH_STRICT  1: also fail when lsock/LuaSocket is below its goal
+#   BENCH_STRICT  1: also fail when lsock is below a goal (judged on medians)
 set -eu
 
 caller_pwd=$PWD

@@ -1,0 +1,229 @@
+-- bench/workloads.lua: what the bench runs: the libraries and the
+-- workloads, one row of the table each. Returns a function of the settings
+-- (bench/settings.lua) that returns { libs = LIBS, rows = ROWS,
+-- by_name = ..., pick = function(names) }.
+--
+-- A library: `name` (as in BENCH_LIBS), `title`, `cmd(prog)`: the command
+-- of one side with the Lua driver `prog` (stream, dgram or tls; the C
+-- baseline is one program for all but TLS). `other`: one of the libraries
+-- lsock is compared with (the "best other" of a row).
+--
+-- A row: `name`, `group` (the name BENCH_WORKLOADS also selects it by),
+-- `label`, `unit`, `count` (passed to both sides), `modes`: who runs it and
+-- in which mode of its driver ("=ROW": no run, the figure of that row is
+-- shown in brackets: the library has no such call). `kind`: "stream" (the
+-- default: two processes of the library under test, stream.lua, dgram.lua,
+-- tls.lua, luv.lua or the baselines) or "poll", "echo", "mem" (the
+-- many-connection workloads: bench/scale.lua against bench/scale.c).
+-- `prog`: the Lua driver (stream); `measured`: the side that reports
+-- (client); `sender`: the client is always the C baseline in that mode;
+-- `unix`: the server gets a fresh socket path; `file`: the server gets the
+-- path of the row's file, which `setup` makes and `teardown` removes.
+-- `goal`: the terms lsock's median is judged by (bench/report.lua):
+-- { lib, ratio } at least ratio times lib's figure (`row`: of that row),
+-- { lib } ahead of it, { max } at most that. `lower`: lower is better.
+-- `limit`: a library cannot run above a count (the cell says why); `n_of`:
+-- another count for a library.
+
+local function shquote(s)
+  return "'" .. s:gsub("'", "'\\''") .. "'"
+end
+
+return function(S)
+  local function lua_side(libname)
+    return function(prog)
+      return shquote(S.LUA) .. " " .. shquote(S.here .. "/" .. prog .. ".lua") .. " " .. libname
+    end
+  end
+  local LIBS = {
+    { name = "luasocket", title = "LuaSocket", other = true, cmd = lua_side("luasocket") },
+    { name = "luasec", title = "LuaSec", other = true, cmd = lua_side("luasec") },
+    { name = "cqueues", title = "cqueues", other = true, cmd = lua_side("cqueues") },
+    { name = "luv", title = "luv", other = true,
+      cmd = function() return shquote(S.LUA) .. " " .. shquote(S.here .. "/luv.lua") end },
+    { name = "c", title = "C",
+      cmd = function(prog) return shquote(prog == "tls" and S.BENCH_BASELINE_TLS or S.BENCH_BASELINE) end },
+    { name = "lsock", title = "lsock", cmd = lua_side("lsock") },
+    { name = "lsock_jit", title = "lsock (LuaJIT)",
+      cmd = function(prog)
+        return "env LSOCK_CPATH=" .. shquote(S.LSOCK_LUAJIT_CPATH) .. " " .. shquote(S.BENCH_LUAJIT) .. " "
+          .. shquote(S.here .. "/" .. prog .. ".lua") .. " lsock"
+      end },
+  }
+
+  local MIB, UDP, UDP_RECV, UNIX_MIB = S.BENCH_MIB, S.BENCH_UDP_COUNT, S.BENCH_UDP_RECV_COUNT, S.BENCH_UNIX_MIB
+  local file_path = S.BENCH_TMP .. "/file_serve.bin"
+  local ROWS = {
+    {
+      name = "lines", count = S.BENCH_LINES, unit = "lines",
+      label = string.format("lines: %d x 40 B, receive(\"l\")", S.BENCH_LINES),
+      goal = { { "luasocket", 1.5 } },
+      modes = { luasocket = "lines", lsock = "lines", c = "lines", cqueues = "lines", luv = "lines" },
+    },
+    {
+      name = "bulk", count = MIB, unit = "MiB",
+      label = string.format("bulk: %d MiB, receive(65536)", MIB),
+      goal = { { "luasocket", 1.0 } },
+      modes = { luasocket = "bulk", lsock = "bulk", c = "bulk", cqueues = "bulk" },
+    },
+    {
+      name = "recv", count = MIB, unit = "MiB",
+      label = string.format("bulk: %d MiB, recv(65536)", MIB),
+      modes = { luasocket = "=bulk", lsock = "recv", c = "=bulk", luv = "bulk" },
+    },
+    {
+      -- the server sends the file: lsock with sendfile, LuaSocket reads it
+      -- in 64 KiB blocks and sends each, C with sendfile(2); the client is
+      -- the library's bulk reader, receive(65536) (C: read())
+      name = "file_serve", count = S.BENCH_FILE_MIB, unit = "MiB", file = file_path,
+      label = string.format("file_serve: %d MiB file, sendfile", S.BENCH_FILE_MIB),
+      goal = { { "c", 0.9 } },
+      modes = { luasocket = "file_serve", lsock = "file_serve", lsock_jit = "file_serve", c = "file_serve" },
+      setup = function()
+        -- the bulk stream, as the other bulk workloads send it
+        local common = dofile(S.here .. "/common.lua")
+        local f = assert(io.open(file_path, "wb"))
+        local chunk = common.bulk_chunk()
+        for _ = 1, S.BENCH_FILE_MIB * (1024 * 1024 / common.CHUNK) - 1 do assert(f:write(chunk)) end
+        assert(f:write(chunk:sub(1, common.CHUNK - #common.MARK), common.MARK))
+        assert(f:close())
+        -- written back now, so that no run pays for it; the page cache keeps it
+        os.execute("sync " .. shquote(file_path))
+      end,
+      teardown = function() os.remove(file_path) end,
+    },
+    {
+      name = "udp", group = "udp_rate", count = UDP, unit = "dgrams", prog = "dgram", measured = "server",
+      label = string.format("udp: %d x 64 B, send/recv", UDP),
+      goal = { { "luasocket", 1.0 } },
+      modes = { luasocket = "dgram", lsock = "dgram", c = "udp" },
+    },
+    {
+      name = "udp_batch", group = "udp_rate", count = UDP, unit = "dgrams", prog = "dgram", measured = "server",
+      label = string.format("udp: %d x 64 B, sendmany/recvmany(64)", UDP),
+      goal = { { "c", 1.5, row = "udp" } },
+      modes = { luasocket = "=udp", lsock = "batch", c = "udp_mmsg" },
+    },
+    {
+      name = "udp_recv", count = UDP_RECV, unit = "dgrams", prog = "dgram", measured = "server", sender = "udp_gso",
+      label = string.format("udp recv: %d x 64 B, recv", UDP_RECV),
+      modes = { luasocket = "dgram", lsock = "dgram", c = "udp" },
+    },
+    {
+      name = "udp_recvmany", group = "udp_recv", count = UDP_RECV, unit = "dgrams", prog = "dgram",
+      measured = "server", sender = "udp_gso",
+      label = string.format("udp recv: %d x 64 B, recvmany(64)", UDP_RECV),
+      modes = { luasocket = "=udp_recv", lsock = "batch", c = "udp_mmsg" },
+    },
+    {
+      name = "unix_bulk", count = UNIX_MIB, unit = "MiB", unix = true,
+      label = string.format("unix: %d MiB, receive(65536)", UNIX_MIB),
+      modes = { luasocket = "unix_bulk", lsock = "unix_bulk", c = "unix_bulk" },
+    },
+    {
+      name = "unix_recv", group = "unix_bulk", count = UNIX_MIB, unit = "MiB", unix = true,
+      label = string.format("unix: %d MiB, recv(65536)", UNIX_MIB),
+      modes = { luasocket = "=unix_bulk", lsock = "unix_recv", c = "=unix_bulk" },
+    },
+    {
+      name = "unix_pingpong", count = S.BENCH_PINGPONG, unit = "rt", unix = true,
+      label = string.format("unix ping-pong: %d x 64 B", S.BENCH_PINGPONG),
+      modes = { luasocket = "unix_pingpong", lsock = "unix_pingpong", c = "unix_pingpong" },
+    },
+    {
+      name = "tls_handshake", count = S.BENCH_TLS_HANDSHAKES, unit = "hs", prog = "tls",
+      label = string.format("tls_handshake: %d new connections", S.BENCH_TLS_HANDSHAKES),
+      goal = { { "luasec" }, { "cqueues" }, { "c", 0.9 } },
+      modes = { luasec = "tls_handshake", lsock = "tls_handshake", lsock_jit = "tls_handshake",
+        c = "tls_handshake", cqueues = "tls_handshake" },
+    },
+    {
+      name = "tls_bulk", count = S.BENCH_TLS_MIB, unit = "MiB", prog = "tls",
+      label = string.format("tls_bulk: %d MiB, receive(65536)", S.BENCH_TLS_MIB),
+      goal = { { "luasec" }, { "cqueues" }, { "c", 0.9 } },
+      modes = { luasec = "tls_bulk", lsock = "tls_bulk", lsock_jit = "tls_bulk", c = "tls_bulk",
+        cqueues = "tls_bulk" },
+    },
+  }
+
+  -- The many-connection workloads: every library runs them, the peer (or
+  -- the load) is always bench/scale.c.
+  local SELECT_LIMIT = 1000 -- LuaSocket's select: FD_SETSIZE 1024, minus the process's own descriptors
+  local function scale_modes()
+    return { luasocket = "scale", lsock = "scale", c = "scale", cqueues = "scale", luv = "scale" }
+  end
+  for _, k in ipairs(S.poll_n) do
+    ROWS[#ROWS + 1] = {
+      name = "poll_scale_" .. k, group = "poll_scale", kind = "poll", n = k, unit = "rt",
+      label = string.format("poll_scale: %d idle + 1 pair, 64 B rt", k),
+      goal = { { "cqueues" }, { "luv" } },
+      modes = scale_modes(), limit = { luasocket = { SELECT_LIMIT, "n/a (select)" } },
+    }
+  end
+  ROWS[#ROWS + 1] = {
+    name = "concurrent_echo", kind = "echo", n = S.BENCH_ECHO_CLIENTS, unit = "rt",
+    label = string.format("concurrent_echo: %d clients x >=%d lines", S.BENCH_ECHO_CLIENTS, S.BENCH_ECHO_ROUNDS),
+    goal = { { "cqueues" }, { "luv" }, { "c", 0.9 } },
+    modes = scale_modes(), limit = { luasocket = { SELECT_LIMIT, "n/a (select)" } },
+  }
+  ROWS[#ROWS + 1] = {
+    name = "idle_memory", kind = "mem", n = S.BENCH_MEM_CONNS, unit = "B/conn", lower = true,
+    label = string.format("idle_memory: %d idle, RSS per connection", S.BENCH_MEM_CONNS),
+    goal = { { max = 1024 } },
+    modes = scale_modes(), n_of = { luasocket = math.min(S.BENCH_MEM_CONNS, SELECT_LIMIT) },
+  }
+
+  local by_name = {}
+  for _, w in ipairs(ROWS) do
+    w.group = w.group or w.name
+    w.kind = w.kind or "stream"
+    by_name[w.name] = w
+  end
+
+  -- The text of a cell that cannot run (nil: it can).
+  local function skip(w, libname)
+    local l = w.limit and w.limit[libname]
+    if l and w.n > l[1] then return l[2] end
+    if w.n and w.n + 64 > S.BENCH_NOFILE then return "n/a (ulimit -n)" end
+    return nil
+  end
+
+  -- The rows BENCH_WORKLOADS names (a group, a row, or all), in table order.
+  local function pick(names)
+    local wanted = {}
+    for _, name in ipairs(names) do
+      local known = name == "all"
+      for _, w in ipairs(ROWS) do
+        if name == "all" or w.name == name or w.group == name then
+          wanted[w] = true
+          known = true
+        end
+      end
+      if not known then
+        local groups, seen = {}, {}
+        for _, w in ipairs(ROWS) do
+          if not seen[w.group] then groups[#groups + 1], seen[w.group] = w.group, true end
+        end
+        io.stderr:write("run.lua: unknown workload '", name, "' (", table.concat(groups, " "), ")\n")
+        os.exit(2)
+      end
+    end
+    local rows = {}
+    for _, w in ipairs(ROWS) do
+      if wanted[w] then rows[#rows + 1] = w end
+    end
+    return rows
+  end
+
+  for name in pairs(S.libs) do
+    local known = false
+    for _, lib in ipairs(LIBS) do known = known or (lib.name == name and name ~= "lsock_jit") end
+    if not known then
+      io.stderr:write("run.lua: unknown library '", name, "' in BENCH_LIBS (luasocket luasec lsock c cqueues luv)\n")
+      os.exit(2)
+    end
+  end
+  S.libs.lsock_jit = S.libs.lsock and S.BENCH_LUAJIT ~= "" or nil
+
+  return { libs = LIBS, rows = ROWS, by_name = by_name, pick = pick, skip = skip, shquote = shquote }
+end
