@@ -65,11 +65,17 @@ function common.reporter(name)
 end
 
 --- lsock.core, from $LSOCK_CPATH when it is set (a package.cpath template).
+-- lsock.core from LSOCK_CPATH, with the repository's Lua layer loaded
+-- first (require "lsock"), as a script would: on LuaJIT that puts the
+-- hot methods on the FFI path (lua/lsock/ffi.lua).
 function common.lsock_core()
   local cpath = os.getenv("LSOCK_CPATH")
   if cpath and cpath ~= "" then
     package.cpath = cpath .. ";" .. package.cpath
   end
+  local here = debug.getinfo(1, "S").source:match("^@(.*)/[^/]*$") or "."
+  package.path = here .. "/../lua/?.lua;" .. here .. "/../lua/?/init.lua;" .. package.path
+  require "lsock"
   return require "lsock.core"
 end
 

@@ -42,8 +42,8 @@
 #                 the hard limit)
 #   BENCH_TLS_HANDSHAKES  handshakes in tls_handshake (4000)
 #   BENCH_TLS_MIB         MiB in tls_bulk (8192)
-#   BENCH_LUAJIT  the LuaJIT that runs lsock's sides of file_serve and the
-#                 TLS workloads a second time (luajit; empty: not at all)
+#   BENCH_LUAJIT  the LuaJIT that runs lsock's sides of every workload a
+#                 second time (luajit; empty: not at all)
 #   LSOCK_LUAJIT_CPATH    where its lsock.core is (build/luajit/?.so)
 #   BENCH_STRICT  1: also fail when lsock is below a goal (judged on medians)
 set -eu
@@ -175,10 +175,9 @@ if [ -n "$wants_tls" ] && has_lib lsock; then
         die "this lsock build has no TLS (require \"lsock.tls\" fails with $LUA); leave tls_handshake and tls_bulk out of BENCH_WORKLOADS or lsock out of BENCH_LIBS:
 $v"
 fi
-# ... and lsock's sides of file_serve and TLS again on LuaJIT, when there
-# is a build for it
-wants_jit=$wants_tls
-case " $BENCH_WORKLOADS " in *" all "* | *" file_serve "*) wants_jit=1 ;; esac
+# ... and lsock's sides of every workload again on LuaJIT, when there is
+# a build for it
+wants_jit=1
 lsock_jit_check='package.cpath = os.getenv("LSOCK_CPATH") .. ";" .. package.cpath
     require "lsock.core"'
 [ -n "$wants_tls" ] && lsock_jit_check=$lsock_tls_check

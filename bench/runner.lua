@@ -102,6 +102,10 @@ return function(S, W)
   end
   local function scale_side(libname)
     if libname == "c" then return shquote(S.BENCH_SCALE) end
+    if libname == "lsock_jit" then
+      return "env LSOCK_CPATH=" .. shquote(S.LSOCK_LUAJIT_CPATH) .. " " .. shquote(S.BENCH_LUAJIT) .. " "
+        .. shquote(S.here .. "/scale.lua") .. " lsock"
+    end
     return shquote(S.LUA) .. " " .. shquote(S.here .. "/scale.lua") .. " " .. libname
   end
   local function numbers(s)

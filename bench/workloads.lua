@@ -175,6 +175,8 @@ return function(S)
 
   local by_name = {}
   for _, w in ipairs(ROWS) do
+    -- lsock on LuaJIT runs every row lsock runs, with the same program
+    w.modes.lsock_jit = w.modes.lsock_jit or w.modes.lsock
     w.group = w.group or w.name
     w.kind = w.kind or "stream"
     by_name[w.name] = w
