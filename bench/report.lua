@@ -76,7 +76,7 @@ local function fmt_ratio(r) return r and string.format("%.2fx", r) or "-" end
 -- row has)
 local COLUMNS = {
   { "LuaSocket/LuaSec", "luasocket", "luasec" }, { "cqueues", "cqueues" }, { "luv", "luv" },
-  { "C", "c" }, { "lsock", "lsock" }, { "lsock (LuaJIT)", "lsock_jit" },
+  { "luv (LuaJIT)", "luv_jit" }, { "C", "c" }, { "lsock", "lsock" }, { "lsock (LuaJIT)", "lsock_jit" },
 }
 
 -- rows of cells, each column as wide as its widest cell (in characters:

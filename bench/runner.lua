@@ -106,6 +106,9 @@ return function(S, W)
       return "env LSOCK_CPATH=" .. shquote(S.LSOCK_LUAJIT_CPATH) .. " " .. shquote(S.BENCH_LUAJIT) .. " "
         .. shquote(S.here .. "/scale.lua") .. " lsock"
     end
+    if libname == "luv_jit" then
+      return shquote(S.BENCH_LUAJIT) .. " " .. shquote(S.here .. "/scale.lua") .. " luv"
+    end
     return shquote(S.LUA) .. " " .. shquote(S.here .. "/scale.lua") .. " " .. libname
   end
   local function numbers(s)

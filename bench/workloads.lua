@@ -41,6 +41,8 @@ return function(S)
     { name = "cqueues", title = "cqueues", other = true, cmd = lua_side("cqueues") },
     { name = "luv", title = "luv", other = true,
       cmd = function() return shquote(S.LUA) .. " " .. shquote(S.here .. "/luv.lua") end },
+    { name = "luv_jit", title = "luv (LuaJIT)", other = true,
+      cmd = function() return shquote(S.BENCH_LUAJIT) .. " " .. shquote(S.here .. "/luv.lua") end },
     { name = "c", title = "C",
       cmd = function(prog) return shquote(prog == "tls" and S.BENCH_BASELINE_TLS or S.BENCH_BASELINE) end },
     { name = "lsock", title = "lsock", cmd = lua_side("lsock") },
@@ -177,6 +179,8 @@ return function(S)
   for _, w in ipairs(ROWS) do
     -- lsock on LuaJIT runs every row lsock runs, with the same program
     w.modes.lsock_jit = w.modes.lsock_jit or w.modes.lsock
+    -- and luv on LuaJIT every row luv runs: the library to beat there
+    w.modes.luv_jit = w.modes.luv_jit or w.modes.luv
     w.group = w.group or w.name
     w.kind = w.kind or "stream"
     by_name[w.name] = w
@@ -219,13 +223,16 @@ return function(S)
 
   for name in pairs(S.libs) do
     local known = false
-    for _, lib in ipairs(LIBS) do known = known or (lib.name == name and name ~= "lsock_jit") end
+    for _, lib in ipairs(LIBS) do
+      known = known or (lib.name == name and name ~= "lsock_jit" and name ~= "luv_jit")
+    end
     if not known then
       io.stderr:write("run.lua: unknown library '", name, "' in BENCH_LIBS (luasocket luasec lsock c cqueues luv)\n")
       os.exit(2)
     end
   end
   S.libs.lsock_jit = S.libs.lsock and S.BENCH_LUAJIT ~= "" or nil
+  S.libs.luv_jit = S.libs.luv and S.BENCH_LUAJIT ~= "" or nil
 
   return { libs = LIBS, rows = ROWS, by_name = by_name, pick = pick, skip = skip, shquote = shquote }
 end
