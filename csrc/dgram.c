@@ -104,11 +104,13 @@ static long batch_recv(int fd, lsk_mmsg *v, unsigned n) {
 
 /* ---- arguments and results --------------------------------------------- */
 
-static size_t check_max(lua_State *L, int idx) {
+/* Named as a method call names it (lsk_argerror): LuaJIT's FFI path calls
+ * recv, recvfrom and send from a wrapper. */
+static size_t check_max(lua_State *L, int idx, const char *method) {
     lua_Integer m = MSG_DEFAULT;
     if (!lua_isnoneornil(L, idx) && (!lsock_tointeger(L, idx, &m) || m < 1))
-        luaL_argerror(L, idx, "max must be a positive integer");
-    if (m > MSG_LIMIT) luaL_argerror(L, idx, "max too large (at most 64 MiB)");
+        lsk_argerror(L, idx, method, "max must be a positive integer");
+    if (m > MSG_LIMIT) lsk_argerror(L, idx, method, "max too large (at most 64 MiB)");
     return (size_t)m;
 }
 
@@ -364,7 +366,7 @@ static int deferred_failure(lua_State *L, lsk_socket *s, const char *what) {
 
 int lsk_msg_send(lua_State *L, lsk_socket *s) {
     size_t len;
-    const char *data = luaL_checklstring(L, 2, &len);
+    const char *data = lsk_checklstring(L, 2, "send", &len);
     lua_Integer i, j;
     lsk_deadline d;
     long r;
@@ -400,7 +402,7 @@ int lsk_msg_sendto(lua_State *L, lsk_socket *s) {
 
 /* recv (from = 0) and recvfrom (from = 1). */
 static int receive_one(lua_State *L, lsk_socket *s, int with_from) {
-    size_t max = check_max(L, 2);
+    size_t max = check_max(L, 2, with_from ? "recvfrom" : "recv");
     lsk_addr from;
     lsk_deadline d;
     int trunc = 0, n = 1;
@@ -706,7 +708,7 @@ int lsk_msg_recvmany(lua_State *L, lsk_socket *s) {
 
     if (!lsock_tointeger(L, 2, &want) || want < 1 || want > BATCH_MAX)
         luaL_argerror(L, 2, "count must be an integer from 1 to 1024");
-    max = check_max(L, 3);
+    max = check_max(L, 3, "recvmany");
     if (!lua_isnoneornil(L, 4)) {
         luaL_checktype(L, 4, LUA_TTABLE);
         into = 4;
