@@ -229,6 +229,11 @@ int lsk_stream_send(lua_State *L, lsk_stream *st, void *obj);
 /* sendfile(file [, offset [, count]]) (sendfile.c); plain: st writes to
  * the socket itself, so the kernel may copy the file (sendfile(2)). */
 int lsk_stream_sendfile(lua_State *L, lsk_stream *st, void *obj, int plain);
+/* The results of a write that failed with err (ETIMEDOUT for a wait that
+ * ran out) after `last` bytes (send: the index of the last byte sent):
+ * nil, "timeout" | "closed" | "<what>: <text>", errno, last. */
+int lsk_write_result(lua_State *L, lsk_stream *st, void *obj, int err, const char *what,
+                     lua_Integer last);
 int lsk_stream_settimeout(lua_State *L, lsk_stream *st);
 /* nil, message, errno for the transport failure err of st (obj its
  * object): "<what>: <os text>", or for LSK_ETRANSPORT the transport's own

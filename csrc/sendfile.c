@@ -132,7 +132,7 @@ static long copy_out(lsk_stream *st, void *obj, int fd, off_t *off, size_t n, in
 
 int lsk_stream_sendfile(lua_State *L, lsk_stream *st, void *obj, int plain) {
     lua_Integer offset = -1, count = -1;
-    off_t off, end;
+    off_t off;
     size_t left, sent = 0;
     int n, kernel = plain, err = 0;
     struct stat sb;
@@ -179,27 +179,12 @@ int lsk_stream_sendfile(lua_State *L, lsk_stream *st, void *obj, int plain) {
         if (r == -EAGAIN || r == -EWOULDBLOCK) {
             w = lsk_stream_wait(st, want, &d);
             if (w == 0) continue;
-            if (w == ETIMEDOUT) {
-                end = off;
-                close_source(&f, end);
-                lua_pushnil(L);
-                lua_pushliteral(L, "timeout");
-                lua_pushnil(L);
-                lua_pushinteger(L, (lua_Integer)sent);
-                return 4;
-            }
             r = -w;
         }
+        /* A wait that ran out, a reset or another failure: send's results,
+         * with what went. */
         close_source(&f, off);
-        if (lsk_is_reset((int)-r)) {
-            lua_pushnil(L);
-            lua_pushliteral(L, "closed");
-            lua_pushinteger(L, -r);
-        } else {
-            lsk_stream_fail(L, st, obj, (int)-r, "sendfile");
-        }
-        lua_pushinteger(L, (lua_Integer)sent);
-        return 4;
+        return lsk_write_result(L, st, obj, (int)-r, "sendfile", (lua_Integer)sent);
     }
     close_source(&f, off);
     lua_pushinteger(L, (lua_Integer)sent);

@@ -447,6 +447,20 @@ static int send_timeout(lua_State *L, lua_Integer first, size_t done) {
     return 4;
 }
 
+int lsk_write_result(lua_State *L, lsk_stream *st, void *obj, int err, const char *what,
+                     lua_Integer last) {
+    if (err == ETIMEDOUT) return send_timeout(L, last + 1, 0);
+    if (lsk_is_reset(err)) {
+        lua_pushnil(L);
+        lua_pushliteral(L, "closed");
+        lua_pushinteger(L, err);
+    } else {
+        lsk_stream_fail(L, st, obj, err, what);
+    }
+    lua_pushinteger(L, last);
+    return 4;
+}
+
 /* One try at sending data[done, len) (what send(data, i, j) chose, i the
  * first index): the results and their count, or -1 when it has to wait
  * and d says not to; *done counts what went. */
@@ -469,15 +483,7 @@ static int send_run(lua_State *L, lsk_stream *st, void *obj, const char *data, s
             r = -w;
         }
         if (r == 0) r = -EPIPE;
-        if (lsk_is_reset((int)-r)) {
-            lua_pushnil(L);
-            lua_pushliteral(L, "closed");
-            lua_pushinteger(L, -r);
-        } else {
-            lsk_stream_fail(L, st, obj, (int)-r, "send");
-        }
-        lua_pushinteger(L, i - 1 + (lua_Integer)*done);
-        return 4;
+        return lsk_write_result(L, st, obj, (int)-r, "send", i - 1 + (lua_Integer)*done);
     }
     lua_pushinteger(L, i - 1 + (lua_Integer)*done);
     return 1;
