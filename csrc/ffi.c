@@ -165,26 +165,36 @@ static long dgram_send(void *obj, const char *data, size_t len) {
     return r;
 }
 
-/* The table the Lua side casts (ffi.cast("struct lsk_ffi_api *", ...));
- * lua/lsock/ffi.lua declares the same struct. */
-struct lsk_ffi_api {
-    int (*line)(void *obj, int kind, int eol, long long max, const char **p, size_t *n);
-    int (*count)(void *obj, int kind, size_t count, const char **p);
-    int (*recv)(void *obj, int kind, size_t max, const char **p, size_t *n);
-    void (*drained)(void *obj);
-    size_t (*send)(void *obj, int kind, const char *data, size_t len);
-    long (*dgram_recv)(void *obj, size_t max, int from, const char **p, int *trunc, char *host,
-                       int *port);
-    long (*dgram_send)(void *obj, const char *data, size_t len);
-};
+/* The table the Lua side casts (ffi.cast("struct lsk_ffi_api *", ...)).
+ * It is written once, here: the same text declares it to C and, as a
+ * string, to the FFI (core._ffi's second result), so the two cannot
+ * drift apart. */
+#define LSK_STRING(...) #__VA_ARGS__
+#define LSK_EXPANDED_STRING(...) LSK_STRING(__VA_ARGS__) /* the macro's text, not its name */
+#define LSK_FFI_API                                                                               \
+    struct lsk_ffi_api {                                                                          \
+        int (*line)(void *obj, int kind, int eol, long long max, const char **p, size_t *n);      \
+        int (*count)(void *obj, int kind, size_t count, const char **p);                          \
+        int (*recv)(void *obj, int kind, size_t max, const char **p, size_t *n);                  \
+        void (*drained)(void *obj);                                                               \
+        size_t (*send)(void *obj, int kind, const char *data, size_t len);                        \
+        long (*dgram_recv)(void *obj, size_t max, int from, const char **p, int *trunc,           \
+                           char *host, int *port);                                                \
+        long (*dgram_send)(void *obj, const char *data, size_t len);                              \
+    };
+
+LSK_FFI_API
 
 static const struct lsk_ffi_api api = {
     lsk_ffi_line, lsk_ffi_count, lsk_ffi_recv, lsk_ffi_drained, lsk_ffi_send,
     dgram_recv, dgram_send,
 };
 
-/* core._ffi(): the address of that table, as a light userdata. */
+/* core._ffi(): the address of that table, as a light userdata, its
+ * declaration for ffi.cdef, and the room dgram_recv's host needs. */
 int lsk_ffi_table(lua_State *L) {
     lua_pushlightuserdata(L, (void *)&api);
-    return 1;
+    lua_pushliteral(L, LSK_EXPANDED_STRING(LSK_FFI_API));
+    lua_pushinteger(L, LSK_HOST_TEXT);
+    return 3;
 }

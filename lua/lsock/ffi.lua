@@ -15,25 +15,17 @@
 local ffi = require "ffi"
 local core = require "lsock.core"
 
-ffi.cdef [[
-struct lsk_ffi_api {
-  int (*line)(void *obj, int kind, int eol, long long max, const char **p, size_t *n);
-  int (*count)(void *obj, int kind, size_t count, const char **p);
-  int (*recv)(void *obj, int kind, size_t max, const char **p, size_t *n);
-  void (*drained)(void *obj);
-  size_t (*send)(void *obj, int kind, const char *data, size_t len);
-  long (*dgram_recv)(void *obj, size_t max, int from, const char **p, int *trunc, char *host,
-                     int *port);
-  long (*dgram_send)(void *obj, const char *data, size_t len);
-};
-]]
+-- The table of C functions, its declaration and the room a sender's
+-- address needs, all from csrc/ffi.c.
+local api_address, api_cdef, host_room = core._ffi()
+ffi.cdef(api_cdef)
 
-local api = ffi.cast("struct lsk_ffi_api *", core._ffi())
+local api = ffi.cast("struct lsk_ffi_api *", api_address)
 local ptr = ffi.new("const char *[1]")
 local len = ffi.new("size_t[1]")
 local trunc = ffi.new("int[1]")
 local port = ffi.new("int[1]")
-local host = ffi.new("char[64]") -- LSK_HOST_TEXT
+local host = ffi.new("char[?]", host_room)
 local string_of = ffi.string
 local getmetatable, type, floor = getmetatable, type, math.floor
 
