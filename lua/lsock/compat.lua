@@ -477,24 +477,30 @@ define_common("getoption", ANY, function(self, name)
 end)
 
 -- received, sent, age; setstats moves the counters (LuaSocket's way to
--- account for bytes a layer above handled).
-local function raw_stats(self)
-  if not self.s then return 0, 0, 0 end
-  local r, s, age = self.s:getstats()
+-- account for bytes a layer above handled). obj.stats holds the offsets,
+-- lsock_obj (a socket or TLS stream; nil: none yet) the counters. The
+-- LuaSec face keeps its counters the same way.
+local function get_stats(obj, lsock_obj)
+  local r, s, age = 0, 0, 0
+  if lsock_obj then r, s, age = lsock_obj:getstats() end
+  local b = obj.stats
+  if b then return r - b[1], s - b[2], age - b[3] end
   return r, s, age
 end
 
+local function set_stats(obj, lsock_obj, r, s, age)
+  obj.stats = nil
+  local r0, s0, a0 = get_stats(obj, lsock_obj)
+  obj.stats = { r0 - (tonumber(r) or r0), s0 - (tonumber(s) or s0), a0 - (tonumber(age) or a0) }
+  return 1
+end
+
 define_common("getstats", ANY, function(self)
-  local r, s, age = raw_stats(self)
-  local b = self.stats
-  if b then return r - b[1], s - b[2], age - b[3] end
-  return r, s, age
+  return get_stats(self, self.s)
 end)
 
 define_common("setstats", ANY, function(self, r, s, age)
-  local r0, s0, a0 = raw_stats(self)
-  self.stats = { r0 - (tonumber(r) or r0), s0 - (tonumber(s) or s0), a0 - (tonumber(age) or a0) }
-  return 1
+  return set_stats(self, self.s, r, s, age)
 end)
 
 -- The lsock socket inside (false until it has a descriptor).
@@ -1157,7 +1163,7 @@ end
 
 -- For lsock.compat.ssl, which gives TLS streams the same face.
 socket._face = { receive = stream_receive, send = stream_send, oserror = oserror,
-                 timeouts = apply_timeouts }
+                 timeouts = apply_timeouts, get_stats = get_stats, set_stats = set_stats }
 
 -- ---- installing the face ----------------------------------------------------
 

@@ -407,16 +407,11 @@ end
 
 -- received, sent, age; setstats moves the counters, as on sockets.
 function Conn:getstats()
-  local r, s, age = (self.t or self.sock):getstats()
-  local b = self.stats
-  if b then return r - b[1], s - b[2], age - b[3] end
-  return r, s, age
+  return face.get_stats(self, self.t or self.sock)
 end
 
 function Conn:setstats(r, s, age)
-  local r0, s0, a0 = (self.t or self.sock):getstats()
-  self.stats = { r0 - (tonumber(r) or r0), s0 - (tonumber(s) or s0), a0 - (tonumber(age) or a0) }
-  return 1
+  return face.set_stats(self, self.t or self.sock, r, s, age)
 end
 
 -- The lsock TLS stream inside (nil before the handshake).
