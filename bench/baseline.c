@@ -17,6 +17,12 @@
  *           unix_pingpong   COUNT round trips of 64 bytes over a unix stream
  *                           socket: the client writes a message and reads the
  *                           server's echo of it, one at a time
+ *           tcp_pingpong    the same over TCP
+ *           tcp_pingpong_poll
+ *                           tcp_pingpong making the calls a library over
+ *                           non-blocking descriptors makes: a poll() before
+ *                           every read; for the analysis in RESULTS.md, not
+ *                           a row of the table
  *           file_serve      TCP: the server sends the file at PATH (COUNT MiB
  *                           of the bulk stream) with sendfile(2); the client
  *                           reads it as bulk
@@ -54,10 +60,10 @@
 #define LINE_LEN 39                 /* characters of a line, LF not counted */
 #define BATCH_LINES 1600            /* lines per write: 64,000 bytes */
 #define CHUNK 65536                 /* bulk write and read size */
-#define PING_LEN 64                 /* a message of unix_pingpong */
+#define PING_LEN 64                 /* a message of the pingpong workloads */
 static const char LINE[] = "abcdefghijklmnopqrstuvwxyz0123456789ABC";
 static const char LAST[] = "zyxwvutsrqponmlkjihgfedcba9876543210XYZ";
-/* unix_pingpong: odd round trips carry PAT64, even ones PING_B; the last one
+/* the pingpong workloads: odd round trips carry PAT64, even ones PING_B; the last one
  * PAT64 with MARK as its last 16 bytes */
 static const char PING_B[] =
     "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789+/";
@@ -77,10 +83,20 @@ static void send_all(int fd, const char *p, size_t n) {
     }
 }
 
+/* tcp_pingpong_poll: read_some waits in poll() first */
+static int poll_first = 0;
+
 /* read() with EINTR retried; 0 at end of stream; fails on error or timeout. */
 static size_t read_some(int fd, char *buf, size_t max) {
     for (;;) {
-        ssize_t k = read(fd, buf, max);
+        ssize_t k;
+        if (poll_first) {
+            struct pollfd p;
+            p.fd = fd;
+            p.events = POLLIN;
+            if (poll(&p, 1, TIMEOUT_S * 1000) == 0) fail("read: timeout");
+        }
+        k = read(fd, buf, max);
         if (k >= 0) return (size_t)k;
         if (errno == EINTR) continue;
         fail("read: %s", errno == EAGAIN ? "timeout" : strerror(errno));
@@ -134,7 +150,7 @@ static int read_full(int fd, char *buf, size_t n) {
     return 1;
 }
 
-/* unix_pingpong, server side: echo every 64-byte message until the client
+/* the pingpong workloads, server side: echo every 64-byte message until the client
  * closes; checks the number of messages and the last one. */
 static void serve_pingpong(int fd, long count) {
     char msg[PING_LEN], last[PING_LEN];
@@ -171,7 +187,10 @@ static void serve_file(int fd, long mib, const char *path) {
     close(f);
 }
 
-enum workload { W_LINES, W_BULK, W_UNIX_BULK, W_PINGPONG, W_UDP, W_UDP_MMSG, W_UDP_GSO, W_FILE_SERVE };
+enum workload {
+    W_LINES, W_BULK, W_UNIX_BULK, W_PINGPONG, W_UDP, W_UDP_MMSG, W_UDP_GSO, W_FILE_SERVE, W_TCP_PINGPONG,
+    W_TCP_PINGPONG_POLL
+};
 
 /* A listening socket: TCP on 127.0.0.1 port 0 (the port is printed), or
  * unix at path (the path is printed). */
@@ -226,7 +245,7 @@ static int server(enum workload w, long count, const char *path) {
     set_timeouts_ms(fd, TIMEOUT_S * 1000L);
 
     if (w == W_LINES) serve_lines(fd, count);
-    else if (w == W_PINGPONG) serve_pingpong(fd, count);
+    else if (w == W_PINGPONG || w == W_TCP_PINGPONG || w == W_TCP_PINGPONG_POLL) serve_pingpong(fd, count);
     else if (file) serve_file(fd, count, file);
     else serve_bulk(fd, count);
     if (close(fd) < 0) fail("close: %s", strerror(errno));
@@ -289,7 +308,7 @@ static double read_bulk(int fd, long mib) {
     return t1 - t0;
 }
 
-/* unix_pingpong, client side: COUNT round trips of one 64-byte message,
+/* the pingpong workloads, client side: COUNT round trips of one 64-byte message,
  * each echo compared with what was sent; the last message is distinct. */
 static double pingpong(int fd, long count) {
     char a[PING_LEN], b[PING_LEN], last[PING_LEN], reply[PING_LEN];
@@ -312,7 +331,8 @@ static double pingpong(int fd, long count) {
 
 static int client(enum workload w, long count, const char *addr) {
     double secs;
-    long long units = w == W_LINES || w == W_PINGPONG ? count : (long long)count * 1024 * 1024;
+    int pingpong_w = w == W_PINGPONG || w == W_TCP_PINGPONG || w == W_TCP_PINGPONG_POLL;
+    long long units = w == W_LINES || pingpong_w ? count : (long long)count * 1024 * 1024;
     char c;
     int fd;
 
@@ -338,20 +358,20 @@ static int client(enum workload w, long count, const char *addr) {
     }
 
     if (w == W_LINES) secs = read_lines(fd, count);
-    else if (w == W_PINGPONG) secs = pingpong(fd, count);
+    else if (pingpong_w) secs = pingpong(fd, count);
     else secs = read_bulk(fd, count);
     /* the pingpong client closes first; the readers make sure nothing follows */
-    if (w != W_PINGPONG && read_some(fd, &c, 1) != 0) fail("unexpected data after the end of the stream");
+    if (!pingpong_w && read_some(fd, &c, 1) != 0) fail("unexpected data after the end of the stream");
     close(fd);
     printf("ok %.6f %lld\n", secs, units);
     return 0;
 }
 
-#define USAGE "usage: %s server|client lines|bulk|unix_bulk|unix_pingpong|udp|udp_mmsg|udp_gso|file_serve COUNT [ADDR]\n"
+#define USAGE "usage: %s server|client lines|bulk|unix_bulk|unix_pingpong|tcp_pingpong|tcp_pingpong_poll|udp|udp_mmsg|udp_gso|file_serve COUNT [ADDR]\n"
 
 int main(int argc, char **argv) {
     static const char *const names[] = {"lines", "bulk", "unix_bulk", "unix_pingpong", "udp", "udp_mmsg", "udp_gso",
-                                        "file_serve", NULL};
+                                        "file_serve", "tcp_pingpong", "tcp_pingpong_poll", NULL};
     enum workload w = W_LINES;
     long count;
     int i, is_server, is_unix;
@@ -363,8 +383,9 @@ int main(int argc, char **argv) {
     }
     for (i = 0; names[i] && strcmp(argv[2], names[i]) != 0; i++) {}
     if (!names[i])
-        fail("unknown workload '%s' (lines, bulk, unix_bulk, unix_pingpong, udp, udp_mmsg, udp_gso, file_serve)", argv[2]);
+        fail("unknown workload '%s' (lines, bulk, unix_bulk, unix_pingpong, tcp_pingpong, tcp_pingpong_poll, udp, udp_mmsg, udp_gso, file_serve)", argv[2]);
     w = (enum workload)i;
+    poll_first = w == W_TCP_PINGPONG_POLL;
     count = parse_count(argv[3], w == W_LINES ? 2 : 1);
     is_server = strcmp(argv[1], "server") == 0;
     is_unix = w == W_UNIX_BULK || w == W_PINGPONG;

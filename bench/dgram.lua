@@ -1,13 +1,27 @@
--- bench/dgram.lua: one side of one udp_rate run, for LuaSocket or lsock.
+-- bench/dgram.lua: one side of one udp run (udp_rate, udp_recv), for
+-- LuaSocket, lsock or cqueues (luv: bench/luv_dgram.lua, same protocol).
 --
 --   lua dgram.lua LIB server MODE COUNT        the receiver: prints its port,
 --                                              receives, prints "ok SECONDS RECEIVED LOST"
 --   lua dgram.lua LIB client MODE COUNT PORT   the sender: sends COUNT datagrams, prints "ok"
 --
--- LIB   luasocket | lsock
+-- LIB   luasocket | lsock | cqueues
 -- MODE  dgram   one datagram per call on connected sockets: send and
---               receive (LuaSocket) / recv (lsock)
+--               receive (LuaSocket) / recv (lsock) / xwrite and
+--               xread(-65536) (cqueues, binary unbuffered mode)
 --       batch   lsock's sendmany and recvmany, BATCH datagrams per call
+--               (lsock only: LuaSocket and cqueues have no batched call)
+--
+-- cqueues runs outside a controller, where its calls block in its own poll
+-- (as in bench/stream.lua). It has no recvfrom, no way to connect a bound
+-- socket to an address learned at run time and no SO_RCVBUF, so its
+-- receiver's setup is LuaSocket's (a udp socket with the 4 MiB buffer,
+-- bound, HELLO read with receivefrom, connected to the sender), and
+-- cqueues.socket.fdopen then takes the descriptor over: from GO on, every
+-- call is cqueues'. Its sender is cqueues' alone (socket.connect with
+-- type = SOCK_DGRAM). Errors come back as values (an onerror handler that
+-- returns them), and a timeout or a refused datagram, which cqueues keeps
+-- on the socket, is cleared (clearerr) before the next read.
 --
 -- The receiver is the measured side. It binds 127.0.0.1 port 0 with a 4 MiB
 -- receive buffer, prints the port and waits for "HELLO" from the sender; it
@@ -47,7 +61,7 @@ local END_TRIES = 5
 local RCVBUF = 4 * 1024 * 1024
 local TIMEOUT = 30
 
-local USAGE = "usage: dgram.lua luasocket|lsock server|client dgram|batch COUNT [PORT]"
+local USAGE = "usage: dgram.lua luasocket|lsock|cqueues server|client dgram|batch COUNT [PORT]"
 
 local libname, role, mode, count_s, port_s = ...
 
@@ -57,7 +71,13 @@ local fail, check = common.reporter(string.format("dgram.lua %s %s %s", tostring
   tostring(role), tostring(mode)))
 
 -- Each library as the same few operations; the hot loops call the
--- library's methods directly.
+-- library's methods directly: s[recv](s, recv_size) (recv_size: nil but
+-- for cqueues) and s[send](s, data) (send: "send" unless given).
+-- `timeout` and `refused` are the errors a read gives when nothing came in
+-- time and after a datagram reached a closed port; `client(port)` makes
+-- the sender's connected socket; `adopt(s)`, when there is one, gives the
+-- socket the receiver goes on with once it is connected; `clear(s)`, when
+-- there is one, must follow a read that failed.
 local libs = {}
 
 libs.luasocket = function()
@@ -65,6 +85,8 @@ libs.luasocket = function()
   return {
     clock = socket.gettime,
     recv = "receive",
+    timeout = "timeout",
+    refused = "connection refused",
     -- udp4: socket.udp() makes its descriptor only when bound or connected
     new = function() return check((socket.udp4 or socket.udp)(), "udp") end,
     bind = function(s) return s:setsockname("127.0.0.1", 0) end,
@@ -80,12 +102,49 @@ libs.lsock = function()
   return {
     clock = core.monotime,
     recv = "recv",
+    timeout = "timeout",
+    refused = "connection refused",
     new = function() return check(core.udp(), "udp") end,
     bind = function(s) return s:bind("127.0.0.1", 0) end,
     rcvbuf = function(s, n) return s:setoption("rcvbuf", n) end,
     recvfrom = function(s) return s:recvfrom() end,
     connect = function(s, addr, port) return s:connect(addr, port) end,
   }
+end
+
+libs.cqueues = function()
+  local cqueues = require "cqueues"
+  local cs = require "cqueues.socket"
+  local errno = require "cqueues.errno"
+  -- the receiver's setup: LuaSocket's (see the top of this file)
+  local lib = libs.luasocket()
+  lib.clock = cqueues.monotime
+  lib.recv = "xread"
+  lib.recv_size = -65536 -- one datagram, whatever its size (up to 64 KiB)
+  lib.timeout, lib.refused = errno.ETIMEDOUT, errno.ECONNREFUSED
+  lib.strerror = errno.strerror
+  local function errors_as_values(_, _, why) return why end
+  local function setup(c)
+    -- binary and unbuffered: one xwrite is one datagram, at once
+    c:setmode("b", "bn")
+    c:onerror(errors_as_values)
+    return c
+  end
+  function lib.adopt(s)
+    local c = setup(check(cs.fdopen(s:getfd()), "fdopen"))
+    s:setfd(-1) -- the descriptor is cqueues' now
+    s:close()
+    return c
+  end
+  function lib.client(port)
+    local c = setup(check(cs.connect { host = "127.0.0.1", port = port, type = cs.SOCK_DGRAM }, "socket"))
+    c:settimeout(TIMEOUT)
+    check(c:connect(), "connect")
+    return c
+  end
+  function lib.clear(c) c:clearerr("r") end
+  lib.send = "xwrite"
+  return lib
 end
 
 if not (libname and libs[libname] and (role == "server" or role == "client")
@@ -101,6 +160,19 @@ if mode == "batch" and libname ~= "lsock" then fail("batch is an lsock mode (sen
 
 local lib = libs[libname]()
 local format, sub = string.format, string.sub
+local recv_size, send_name = lib.recv_size, lib.send or "send"
+
+-- an error for a message
+local function why(err)
+  return type(err) == "number" and lib.strerror and lib.strerror(err) or tostring(err)
+end
+
+lib.client = lib.client or function(port)
+  local s = lib.new()
+  s:settimeout(TIMEOUT)
+  check(lib.connect(s, "127.0.0.1", port), "connect")
+  return s
+end
 
 local function dgram(seq)
   return format("%08d", seq) .. TAIL
@@ -108,8 +180,10 @@ end
 
 -- a connection refused (an ICMP error from a datagram that reached a
 -- closed port) is reported once; what is queued is still there
-local function retry(err)
-  return err == "connection refused"
+local clear = lib.clear
+local function retry(s, err)
+  if clear then clear(s) end
+  return err == lib.refused
 end
 
 -- ---- receiver -------------------------------------------------------------
@@ -129,11 +203,13 @@ local function receiver()
   local hello, addr, peer = lib.recvfrom(s)
   if hello ~= "HELLO" then fail("waiting for the sender: %s", hello and "not HELLO" or tostring(addr)) end
   check(lib.connect(s, addr, peer), "connect")
+  if lib.adopt then s = lib.adopt(s) end
   s:settimeout(IDLE)
-  check(s:send("GO"), "send GO")
+  local send = s[send_name]
+  check(send(s, "GO"), "send GO")
 
   local clock = lib.clock
-  local send = s.send
+  local timeout = lib.timeout
   local received, last, next_ack = 0, -1, 0
   local last_dgram
   -- checks one datagram; true for the end marker
@@ -162,14 +238,14 @@ local function receiver()
   if mode == "dgram" then
     local recv = s[lib.recv]
     repeat
-      local d, err = recv(s)
+      local d, err = recv(s, recv_size)
       if d then
         ended = take(d)
-      elseif err == "timeout" then
+      elseif err == timeout then
         t1 = clock() - IDLE
         break
-      elseif not retry(err) then
-        fail("%s after %d datagrams: %s", lib.recv, received, tostring(err))
+      elseif not retry(s, err) then
+        fail("%s after %d datagrams: %s", lib.recv, received, why(err))
       end
     until ended
   else
@@ -191,7 +267,7 @@ local function receiver()
       elseif err == "timeout" then
         t1 = clock() - IDLE
         break
-      elseif not retry(err) then
+      elseif not retry(s, err) then
         fail("recvmany after %d datagrams: %s", received, tostring(err))
       end
     until ended
@@ -210,39 +286,39 @@ end
 
 local function sender()
   if not (port_s and tonumber(port_s)) then fail("no PORT") end
-  local s = lib.new()
-  s:settimeout(TIMEOUT)
-  check(lib.connect(s, "127.0.0.1", tonumber(port_s)), "connect")
-  check(s:send("HELLO"), "send HELLO")
+  local s = lib.client(tonumber(port_s))
+  local send = s[send_name]
+  check(send(s, "HELLO"), "send HELLO")
   local recv = s[lib.recv]
-  local go, err = recv(s)
-  if go ~= "GO" then fail("waiting for GO: %s", go and "not GO" or tostring(err)) end
+  local go, err = recv(s, recv_size)
+  if go ~= "GO" then fail("waiting for GO: %s", go and "not GO" or why(err)) end
   s:settimeout(ACK_WAIT)
+  local timeout = lib.timeout
 
   local acked = -1
   -- waits until sending up to seq `top` keeps at most WINDOW datagrams in
   -- flight beyond the last ack
   local function wait_window(top)
     while top - acked > WINDOW do
-      local a, aerr = recv(s)
+      local a, aerr = recv(s, recv_size)
       if a then
         local seq = sub(a, 1, 1) == "A" and tonumber(sub(a, 2))
         if not seq then fail("bad ack") end
         if seq > acked then acked = seq end
-      elseif aerr == "timeout" then -- no ack: go on, loss is counted
+      elseif aerr == timeout then -- no ack: go on, loss is counted
+        if clear then clear(s) end
         acked = top - WINDOW
-      elseif not retry(aerr) then
-        fail("waiting for an ack: %s", tostring(aerr))
+      elseif not retry(s, aerr) then
+        fail("waiting for an ack: %s", why(aerr))
       end
     end
   end
 
-  local send = s.send
   if mode == "dgram" then
     for seq = 0, count - 1 do
       if seq - acked > WINDOW then wait_window(seq) end
       local ok, serr = send(s, dgram(seq))
-      if not ok then fail("send datagram %d: %s", seq + 1, tostring(serr)) end
+      if not ok then fail("send datagram %d: %s", seq + 1, why(serr)) end
     end
   else
     local sendmany = s.sendmany
@@ -266,8 +342,8 @@ local function sender()
     check(send(s, END), "send the end marker")
     local bye, berr
     repeat
-      bye, berr = recv(s)
-    until bye == "BYE" or (not bye and not retry(berr))
+      bye, berr = recv(s, recv_size)
+    until bye == "BYE" or (not bye and not retry(s, berr))
     if bye then break end
   end
   s:close()

@@ -55,7 +55,7 @@ local function summarize(W, figures, w, libname)
   for i, r in ipairs(f.runs) do
     vals[i] = r.figure
     if r.secs then secs = math.min(secs or r.secs, r.secs) end
-    if r.lost then lost = math.max(lost or 0, r.lost / w.count * 100) end
+    if r.lost then lost = math.max(lost or 0, r.lost / r.count * 100) end
   end
   if #vals == 0 then return nil end
   local med, spread = median(vals), 0
@@ -97,6 +97,17 @@ local function render(grid)
     out[k] = (table.concat(t, "  "):gsub("%s+$", ""))
   end
   return out
+end
+
+-- a count as the table shows it: 20000000 as 20M, MiB as GiB from 1024
+local function count_text(n, unit)
+  if unit == "MiB" then
+    if n >= 1024 then return string.format("%g GiB", math.floor(n / 1024 * 10 + 0.5) / 10) end
+    return string.format("%d MiB", n)
+  end
+  if n >= 1e6 then return string.format("%gM", math.floor(n / 1e5 + 0.5) / 10) end
+  if n >= 1e4 then return string.format("%gk", math.floor(n / 100 + 0.5) / 10) end
+  return string.format("%d", n)
 end
 
 function report.table(S, W, rows, figures, record_path)
@@ -255,6 +266,27 @@ function report.table(S, W, rows, figures, record_path)
     line("")
     line("Goals (lsock on %s, its medians; BENCH_STRICT=1 fails the run below one):", S.LUA)
     for _, l in ipairs(render(goals)) do line("%s", l) end
+  end
+  -- each library's count on the rows that probe for it
+  local counts = {}
+  for _, w in ipairs(rows) do
+    if w.calibrate then
+      local t = {}
+      for _, lib in ipairs(W.libs) do
+        local f = figures[w.name] and figures[w.name][lib.name]
+        if f and f.count then t[#t + 1] = string.format("%s %s", lib.title, count_text(f.count, w.unit)) end
+      end
+      if #t > 0 then counts[#counts + 1] = { "  " .. w.name, table.concat(t, ", ") } end
+    end
+  end
+  if #counts > 0 then
+    line("")
+    if S.BENCH_MIN_SECS > 0 then
+      line("Counts per run (each library's, probed so that its runs last %d s or more):", S.BENCH_MIN_SECS)
+    else
+      line("Counts per run (BENCH_MIN_SECS=0: the same for every library):")
+    end
+    for _, l in ipairs(render(counts)) do line("%s", l) end
   end
   line("")
   line("Higher is better, except idle_memory (lower: its ratios are the other's figure over lsock's, so that")

@@ -12,6 +12,17 @@
 -- round 2 of every library, and so on (BENCH_RUNS rounds), the order of the
 -- libraries turning by one each round, so that drift hits all alike. A
 -- library that fails a run runs no more on that row and shows FAILED.
+--
+-- Counts: every run should last BENCH_MIN_SECS or more, and libraries
+-- differ by 30x on one row, so no one count fits all. Before the rounds
+-- of a row that allows it (`calibrate`), each library's count is found by
+-- probing: a run at the row's count (BENCH_LINES, ...), again at ten times
+-- that while the probe lasts under PROBE_SECS; then the count that takes
+-- MARGIN x BENCH_MIN_SECS at the probe's rate, rounded up to two
+-- significant digits, within the row's least and greatest counts. Probes
+-- go to the record as round 0 and count for nothing else. The table says
+-- each library's count. BENCH_MIN_SECS=0: every library runs the row's
+-- count.
 
 local here = (arg and arg[0] or ""):match("^(.*)/[^/]*$") or "."
 local function part(name) return dofile(here .. "/" .. name .. ".lua") end
@@ -22,6 +33,30 @@ local run = part("runner")(S, W)
 local report = part("report")
 local rows = W.pick(S.workloads)
 local record = part("record")(S)
+
+local PROBE_SECS, MARGIN = 0.2, 1.25
+
+-- up to two significant digits, rounded up
+local function nice(n)
+  if n < 100 then return math.ceil(n) end
+  local p = 10 ^ (math.floor(math.log(n) / math.log(10)) - 1)
+  return math.ceil(n / p) * p
+end
+
+-- lib's count for row w, or nil and a message when a probe failed
+local function calibrate(w, lib)
+  local count, most = w.count, w.max_count or math.huge
+  while true do
+    local r, err = run(lib, w, count)
+    record.run(w, lib, 0, r, err)
+    if not r then return nil, err end
+    if r.secs >= PROBE_SECS or count >= most then
+      local c = nice(count * S.BENCH_MIN_SECS * MARGIN / r.secs)
+      return math.min(math.max(c, w.min_count or 1), most)
+    end
+    count = math.min(count * 10, most)
+  end
+end
 
 local figures, any_failed = {}, false
 for _, w in ipairs(rows) do
@@ -35,19 +70,30 @@ for _, w in ipairs(rows) do
   figures[w.name] = {}
   for _, lib in ipairs(who) do figures[w.name][lib.name] = { runs = {} } end
   if #who > 0 and w.setup then w.setup() end
+  for _, lib in ipairs(who) do
+    local f = figures[w.name][lib.name]
+    f.count = w.count
+    if w.calibrate and S.BENCH_MIN_SECS > 0 then
+      local c, err = calibrate(w, lib)
+      f.count, f.failed = c, not c and err or nil
+      any_failed = any_failed or not c
+      io.stderr:write(string.format("[%s] %-9s ", w.name, lib.name),
+        c and string.format("count %d", c) or ("FAILED: " .. err), "\n")
+    end
+  end
   for round = 1, #who > 0 and S.BENCH_RUNS or 0 do
     for i = 1, #who do
       local lib = who[(i + round - 2) % #who + 1]
       local f = figures[w.name][lib.name]
       if not f.failed then
-        local r, err = run(lib, w)
+        local r, err = run(lib, w, f.count)
         record.run(w, lib, round, r, err)
         local tag = string.format("[%s] %-9s round %d/%d: ", w.name, lib.name, round, S.BENCH_RUNS)
         if r then
           f.runs[#f.runs + 1] = r
           io.stderr:write(tag, r.secs and string.format("%8.4f s  ", r.secs) or "",
             report.value(w, r.figure), " ", report.unit(w),
-            r.lost and string.format("  lost %.2f%%", r.lost / w.count * 100) or "", "\n")
+            r.lost and string.format("  lost %.2f%%", r.lost / r.count * 100) or "", "\n")
         else
           f.failed, any_failed = err, true
           io.stderr:write(tag, "FAILED: ", err, "\n")

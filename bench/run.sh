@@ -22,17 +22,21 @@
 #   BENCH_LIBS    libraries to run ("luasocket luasec lsock c"; extras:
 #                 cqueues luv; luasec runs the TLS workloads only)
 #   BENCH_WORKLOADS  workloads to run (all): lines bulk recv file_serve
-#                 udp_rate udp_recv unix_bulk unix_pingpong poll_scale
-#                 concurrent_echo idle_memory tls_handshake tls_bulk
+#                 udp_rate udp_recv unix_bulk tcp_pingpong unix_pingpong
+#                 tls_handshake tls_bulk poll_scale concurrent_echo
+#                 idle_memory
 #   BENCH_RUNS    runs (rounds) per library and workload, at least 3; the
 #                 median counts (3)
+#   BENCH_MIN_SECS        the least seconds of a run (2): each library's
+#                 count is probed from the counts below so that its runs
+#                 last that long (bench/run.lua); 0: the counts as given
 #   BENCH_LINES   lines in the lines workload (2000000)
 #   BENCH_MIB     MiB in the TCP bulk workloads (512)
-#   BENCH_FILE_MIB        MiB of file_serve's file (512)
-#   BENCH_UDP_COUNT       datagrams in udp_rate (2000000)
-#   BENCH_UDP_RECV_COUNT  datagrams in udp_recv (4000000)
-#   BENCH_UNIX_MIB        MiB in unix_bulk (24576)
-#   BENCH_PINGPONG        round trips in unix_pingpong (400000)
+#   BENCH_FILE_MIB        MiB of file_serve's file (8192; not probed)
+#   BENCH_UDP_COUNT       datagrams in udp_rate (400000)
+#   BENCH_UDP_RECV_COUNT  datagrams in udp_recv (1000000)
+#   BENCH_UNIX_MIB        MiB in unix_bulk (4096)
+#   BENCH_PINGPONG        round trips in tcp_pingpong, unix_pingpong (20000)
 #   BENCH_POLL_N          poll_scale's idle connection counts (100 1000 5000 10000)
 #   BENCH_ECHO_CLIENTS    concurrent_echo's clients (500)
 #   BENCH_ECHO_ROUNDS     concurrent_echo's least round trips per client (200)
@@ -40,8 +44,8 @@
 #   BENCH_MEM_CONNS       idle_memory's connections (5000)
 #   BENCH_NOFILE  ulimit -n of the many-connection processes (20000, at most
 #                 the hard limit)
-#   BENCH_TLS_HANDSHAKES  handshakes in tls_handshake (4000)
-#   BENCH_TLS_MIB         MiB in tls_bulk (8192)
+#   BENCH_TLS_HANDSHAKES  handshakes in tls_handshake (500)
+#   BENCH_TLS_MIB         MiB in tls_bulk (1024)
 #   BENCH_LUAJIT  the LuaJIT that runs lsock's sides of every workload a
 #                 second time (luajit; empty: not at all)
 #   LSOCK_LUAJIT_CPATH    where its lsock.core is (build/luajit/?.so)
@@ -304,6 +308,16 @@ if command -v timeout >/dev/null 2>&1; then
 fi
 
 cpus=$(getconf _NPROCESSORS_ONLN 2>/dev/null || echo "?")
+# The ping-pong rows run both processes on one CPU: on two, every round
+# trip waits for a wake-up across CPUs, which on this project's VMs takes
+# about 60 us, 15 times what the two processes spend; the figure would be
+# the hypervisor's. On one CPU a round trip is the calls and the switches.
+BENCH_PIN=""
+if command -v taskset >/dev/null 2>&1 && [ "$cpus" != "?" ]; then
+    BENCH_PIN="taskset -c $((cpus - 1))"
+else
+    echo "bench: no taskset: the ping-pong rows run unpinned and measure cross-CPU wake-ups" >&2
+fi
 now=$(date -u '+%Y-%m-%d %H:%M UTC')
 # the udp receivers ask for a 4 MiB SO_RCVBUF, which net.core.rmem_max caps
 rmem=$(cat /proc/sys/net/core/rmem_max 2>/dev/null || echo "?")
@@ -316,7 +330,7 @@ BENCH_WRAP=$wrap
 BENCH_BASELINE_TLS=$baseline_tls
 BENCH_TLS_DIR=$tls_dir
 export LUA BENCH_LIBS BENCH_WORKLOADS BENCH_HEADER BENCH_BASELINE BENCH_SCALE BENCH_RESULTS BENCH_TMP BENCH_WRAP
-export BENCH_BASELINE_TLS BENCH_TLS_DIR BENCH_LUAJIT LSOCK_LUAJIT_CPATH
+export BENCH_BASELINE_TLS BENCH_TLS_DIR BENCH_LUAJIT LSOCK_LUAJIT_CPATH BENCH_PIN
 
 echo "bench: $BENCH_HEADER" >&2
 "$LUA" bench/run.lua

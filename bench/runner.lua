@@ -1,9 +1,11 @@
 -- bench/runner.lua: one run of one library on one row: starts its two
 -- processes, reads what the measured side printed and checks that both
 -- ended well. Returns a function of the settings and the workloads
--- (bench/workloads.lua) that returns run(lib, w), which gives
--- { figure =, secs =, units =, lost = } (figure: units per second, or bytes
--- per connection for idle_memory; lost: datagrams) or nil and a message.
+-- (bench/workloads.lua) that returns run(lib, w [, count]), which gives
+-- { figure =, secs =, units =, lost =, count = } (figure: units per second,
+-- or bytes per connection for idle_memory; lost: datagrams; count: what
+-- the run was given, w.count unless `count` says otherwise) or nil and a
+-- message.
 --
 -- Each run is two processes. The server prints its address (a port, or
 -- the unix path it was given) and the client gets it. One side is measured
@@ -65,10 +67,11 @@ return function(S, W)
 
   local wrap = S.BENCH_WRAP ~= "" and (S.BENCH_WRAP .. " ") or ""
 
-  local function run_stream(lib, w)
+  local function run_stream(lib, w, count)
     local mode = w.modes[lib.name]
+    local pin = w.pin and S.BENCH_PIN ~= "" and (S.BENCH_PIN .. " ") or ""
     local function side(libcmd, role, m, addr)
-      local s = wrap .. libcmd .. " " .. role .. " " .. m .. " " .. string.format("%d", w.count)
+      local s = pin .. wrap .. libcmd .. " " .. role .. " " .. m .. " " .. string.format("%d", count)
       if addr then s = s .. " " .. shquote(addr) end
       return s
     end
@@ -92,7 +95,7 @@ return function(S, W)
     if not other:match("^ok\n") then return nil, "the " .. oname .. " failed" .. because(ocomplaint) end
     if secs <= 0 then return nil, "the " .. mname .. " measured no time" end
     local figure = w.unit == "MiB" and units / (1024 * 1024) / secs or units / secs
-    return { figure = figure, secs = secs, units = units, lost = lost }
+    return { figure = figure, secs = secs, units = units, lost = lost, count = count }
   end
 
   -- Every process of the many-connection runs gets `ulimit -n` (10,000
@@ -156,8 +159,8 @@ return function(S, W)
     return { figure = (c[2] - c[1]) * 1024 / n, units = n }
   end
 
-  return function(lib, w)
-    if w.kind == "stream" then return run_stream(lib, w) end
+  return function(lib, w, count)
+    if w.kind == "stream" then return run_stream(lib, w, count or w.count) end
     return run_scale(lib, w)
   end
 end

@@ -4,7 +4,7 @@
 --                                                    (file_serve: PATH is the file, the port is printed)
 --   lua stream.lua LIB client WORKLOAD COUNT ADDR    reads, checks, prints "ok SECONDS UNITS"
 --
--- LIB       luasocket | lsock | cqueues (TCP workloads only)
+-- LIB       luasocket | lsock | cqueues
 -- WORKLOAD  lines     COUNT lines of 40 bytes (39 characters + LF), read one
 --                     by one with receive("l") (LuaSocket: "*l")
 --           bulk      COUNT MiB sent in 64 KiB strings, read with receive(65536)
@@ -12,14 +12,18 @@
 --           unix_bulk, unix_recv
 --                     bulk and recv over a unix stream socket: the server
 --                     binds PATH, the client connects to it (ADDR)
+--           tcp_pingpong
+--                     COUNT round trips over TCP: the client sends a 64-byte
+--                     message, reads the server's echo with receive(64) and
+--                     compares, one at a time; the server echoes with
+--                     receive(64) and send
 --           unix_pingpong
---                     COUNT round trips over a unix stream socket: the client
---                     sends a 64-byte message, reads the server's echo with
---                     receive(64) and compares, one at a time
+--                     the same over a unix stream socket
 --           file_serve
 --                     the server sends the file at PATH (COUNT MiB of the
 --                     bulk stream): lsock with sendfile(PATH), LuaSocket
---                     with f:read(65536) and send, block by block; the
+--                     and cqueues with f:read(65536) and send (cqueues:
+--                     xwrite), block by block; the
 --                     client reads it as bulk, receive(65536)
 --
 -- For TCP, ADDR is the port the server printed.
@@ -45,12 +49,12 @@ local BATCH_LINES = 1600 -- lines per send: 64,000 bytes
 local TIMEOUT = 30
 
 local PING_LEN = 64
--- unix_pingpong: odd round trips carry PAT64, even ones PING_B, the last one
+-- the pingpong workloads: odd round trips carry PAT64, even ones PING_B, the last one
 -- PAT64 with MARK as its last 16 bytes
 local PING_B = "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789+/"
 
 local USAGE = "usage: stream.lua luasocket|lsock|cqueues server|client "
-  .. "lines|bulk|recv|unix_bulk|unix_recv|unix_pingpong|file_serve COUNT [ADDR]"
+  .. "lines|bulk|recv|unix_bulk|unix_recv|tcp_pingpong|unix_pingpong|file_serve COUNT [ADDR]"
 
 local libname, role, workload, count_s, port_s = ...
 
@@ -70,6 +74,22 @@ local function send_all(c, data)
     if not last then fail("send: %s", tostring(err)) end
     i = last + 1
   end
+end
+
+-- file_serve without sendfile: the file read in 64 KiB blocks, each sent
+-- with sendall(c, block); returns the bytes sent.
+local function read_and_send(sendall, c, path)
+  local f, err = io.open(path, "rb")
+  if not f then fail("open: %s", tostring(err)) end
+  local sent = 0
+  while true do
+    local block = f:read(65536)
+    if not block then break end
+    sendall(c, block)
+    sent = sent + #block
+  end
+  f:close()
+  return sent
 end
 
 -- Each library as the same small set of operations. The hot loops below
@@ -129,19 +149,7 @@ libs.luasocket = function()
   end
   -- file_serve: LuaSocket has no sendfile; its servers read the file and
   -- send what they read
-  local function serve_file(c, path)
-    local f, err = io.open(path, "rb")
-    if not f then fail("open: %s", tostring(err)) end
-    local sent = 0
-    while true do
-      local block = f:read(65536)
-      if not block then break end
-      send_all(c, block)
-      sent = sent + #block
-    end
-    f:close()
-    return sent
-  end
+  local function serve_file(c, path) return read_and_send(send_all, c, path) end
   return socket_like(socket.tcp, socket.gettime, "*l", unix, serve_file)
 end
 
@@ -162,8 +170,9 @@ libs.cqueues = function()
   local cqueues = require "cqueues"
   local socket = require "cqueues.socket"
   -- Outside a controller cqueues blocks in its own poll; reads go through
-  -- xread, the documented call that returns nil at end of stream.
-  local lib = { clock = cqueues.monotime, line_pattern = "*l", read = "xread" }
+  -- xread, the documented call that returns nil at end of stream, writes
+  -- through xwrite with output unbuffered ("bn": each call sends).
+  local lib = { clock = cqueues.monotime, line_pattern = "*l", read = "xread", write = "xwrite" }
   local function setup(c)
     c:settimeout(TIMEOUT)
     c:setmode("b", "bn")
@@ -189,11 +198,24 @@ libs.cqueues = function()
   function lib.sendall(c, data)
     check(c:xwrite(data, "bn"), "write")
   end
+  function lib.listen_unix(path)
+    local s = socket.listen { path = path }
+    s:settimeout(TIMEOUT)
+    check(s:listen(), "listen " .. path)
+    return s
+  end
+  function lib.connect_unix(path)
+    local c = setup(socket.connect { path = path })
+    check(c:connect(), "connect " .. path)
+    return c
+  end
+  function lib.serve_file(c, path) return read_and_send(lib.sendall, c, path) end
   return lib
 end
 
 local WORKLOADS = { lines = true, bulk = true, recv = true, unix_bulk = true, unix_recv = true, unix_pingpong = true,
-  file_serve = true }
+  tcp_pingpong = true, file_serve = true }
+local is_pingpong = workload == "tcp_pingpong" or workload == "unix_pingpong"
 local is_unix = workload and workload:sub(1, 5) == "unix_"
 if not (libname and libs[libname] and (role == "server" or role == "client")
     and WORKLOADS[workload] and count_s) then
@@ -244,20 +266,21 @@ local function ping_messages()
   return PAT64, PING_B, last
 end
 
--- unix_pingpong: echo every 64-byte message until the client closes; check
--- the number of messages and the last one.
+-- the pingpong workloads: echo every 64-byte message until the client
+-- closes; check the number of messages and the last one. A send returns
+-- the index of the last byte sent (cqueues' xwrite: the socket).
 local function serve_pingpong(c)
-  local receive, send = c.receive, c.send
+  local receive, send = c[lib.read or "receive"], c[lib.write or "send"]
   local got, last = 0, nil
   while true do
     local msg, err, partial = receive(c, PING_LEN)
     if not msg then
-      if err ~= "closed" then fail("message %d: %s", got + 1, tostring(err)) end
+      if err ~= nil and err ~= "closed" then fail("message %d: %s", got + 1, tostring(err)) end
       if partial and partial ~= "" then fail("the stream ended inside a message") end
       break
     end
-    local i = send(c, msg)
-    if i ~= PING_LEN then fail("echo %d: %s", got + 1, tostring(i)) end
+    local i, serr = send(c, msg)
+    if i ~= PING_LEN and i ~= c then fail("echo %d: %s", got + 1, tostring(serr)) end
     got, last = got + 1, msg
   end
   local _, _, want = ping_messages()
@@ -286,7 +309,7 @@ local function server()
   if is_unix then os.remove(port_s) end
   if workload == "lines" then
     serve_lines(c)
-  elseif workload == "unix_pingpong" then
+  elseif is_pingpong then
     serve_pingpong(c)
   elseif workload == "file_serve" then
     serve_file(c, port_s)
@@ -376,13 +399,13 @@ end
 -- message is distinct.
 local function pingpong(c)
   local clock = lib.clock
-  local receive, send = c.receive, c.send
+  local receive, send = c[lib.read or "receive"], c[lib.write or "send"]
   local a, b, last = ping_messages()
   local t0 = clock()
   for i = 1, count do
     local msg = i == count and last or (i % 2 == 1 and a or b)
     local j, serr = send(c, msg)
-    if j ~= PING_LEN then fail("round trip %d: send: %s", i, tostring(serr)) end
+    if j ~= PING_LEN and j ~= c then fail("round trip %d: send: %s", i, tostring(serr)) end
     local reply, err = receive(c, PING_LEN)
     if reply ~= msg then fail("round trip %d: %s", i, got(reply, err)) end
   end
@@ -398,7 +421,7 @@ local function client()
     secs, units = read_lines(c)
   elseif workload == "bulk" or workload == "unix_bulk" or workload == "file_serve" then
     secs, units = read_bulk(c)
-  elseif workload == "unix_pingpong" then
+  elseif is_pingpong then
     secs, units = pingpong(c)
   else
     secs, units = read_recv(c)

@@ -22,11 +22,18 @@
 -- `goal`: the terms lsock's median is judged by (bench/report.lua):
 -- { lib, ratio } at least ratio times lib's figure (`row`: of that row),
 -- { lib } ahead of it, { max } at most that. `lower`: lower is better.
+-- `pin`: both processes run on one CPU (BENCH_PIN, bench/run.sh).
 -- `limit`: a library cannot run above a count (the cell says why); `n_of`:
--- another count for a library.
+-- another count for a library. `calibrate`: each library's count is probed
+-- so that its runs last BENCH_MIN_SECS (bench/run.lua; `count` is where
+-- the probing starts), within `min_count` and `max_count`.
 
 local function shquote(s)
   return "'" .. s:gsub("'", "'\\''") .. "'"
+end
+
+local function luv_prog(prog)
+  return prog == "dgram" and "luv_dgram.lua" or "luv.lua"
 end
 
 return function(S)
@@ -39,10 +46,11 @@ return function(S)
     { name = "luasocket", title = "LuaSocket", other = true, cmd = lua_side("luasocket") },
     { name = "luasec", title = "LuaSec", other = true, cmd = lua_side("luasec") },
     { name = "cqueues", title = "cqueues", other = true, cmd = lua_side("cqueues") },
+    -- luv's drivers: luv.lua for streams, luv_dgram.lua for datagrams
     { name = "luv", title = "luv", other = true,
-      cmd = function() return shquote(S.LUA) .. " " .. shquote(S.here .. "/luv.lua") end },
+      cmd = function(prog) return shquote(S.LUA) .. " " .. shquote(S.here .. "/" .. luv_prog(prog)) end },
     { name = "luv_jit", title = "luv (LuaJIT)", other = true,
-      cmd = function() return shquote(S.BENCH_LUAJIT) .. " " .. shquote(S.here .. "/luv.lua") end },
+      cmd = function(prog) return shquote(S.BENCH_LUAJIT) .. " " .. shquote(S.here .. "/" .. luv_prog(prog)) end },
     { name = "c", title = "C",
       cmd = function(prog) return shquote(prog == "tls" and S.BENCH_BASELINE_TLS or S.BENCH_BASELINE) end },
     { name = "lsock", title = "lsock", cmd = lua_side("lsock") },
@@ -54,23 +62,24 @@ return function(S)
   }
 
   local MIB, UDP, UDP_RECV, UNIX_MIB = S.BENCH_MIB, S.BENCH_UDP_COUNT, S.BENCH_UDP_RECV_COUNT, S.BENCH_UNIX_MIB
+  local UDP_MAX = 99999999 -- a datagram's sequence number has 8 digits
   local file_path = S.BENCH_TMP .. "/file_serve.bin"
   local ROWS = {
     {
-      name = "lines", count = S.BENCH_LINES, unit = "lines",
-      label = string.format("lines: %d x 40 B, receive(\"l\")", S.BENCH_LINES),
+      name = "lines", count = S.BENCH_LINES, unit = "lines", calibrate = true, min_count = 2,
+      label = "lines: 40 B, receive(\"l\")",
       goal = { { "luasocket", 1.5 } },
       modes = { luasocket = "lines", lsock = "lines", c = "lines", cqueues = "lines", luv = "lines" },
     },
     {
-      name = "bulk", count = MIB, unit = "MiB",
-      label = string.format("bulk: %d MiB, receive(65536)", MIB),
+      name = "bulk", count = MIB, unit = "MiB", calibrate = true,
+      label = "bulk: receive(65536)",
       goal = { { "luasocket", 1.0 } },
       modes = { luasocket = "bulk", lsock = "bulk", c = "bulk", cqueues = "bulk" },
     },
     {
-      name = "recv", count = MIB, unit = "MiB",
-      label = string.format("bulk: %d MiB, recv(65536)", MIB),
+      name = "recv", count = MIB, unit = "MiB", calibrate = true,
+      label = "bulk: recv(65536)",
       modes = { luasocket = "=bulk", lsock = "recv", c = "=bulk", luv = "bulk" },
     },
     {
@@ -80,7 +89,8 @@ return function(S)
       name = "file_serve", count = S.BENCH_FILE_MIB, unit = "MiB", file = file_path,
       label = string.format("file_serve: %d MiB file, sendfile", S.BENCH_FILE_MIB),
       goal = { { "c", 0.9 } },
-      modes = { luasocket = "file_serve", lsock = "file_serve", lsock_jit = "file_serve", c = "file_serve" },
+      modes = { luasocket = "file_serve", lsock = "file_serve", c = "file_serve", cqueues = "file_serve",
+        luv = "file_serve" },
       setup = function()
         -- the bulk stream, as the other bulk workloads send it
         local common = dofile(S.here .. "/common.lua")
@@ -96,52 +106,63 @@ return function(S)
     },
     {
       name = "udp", group = "udp_rate", count = UDP, unit = "dgrams", prog = "dgram", measured = "server",
-      label = string.format("udp: %d x 64 B, send/recv", UDP),
+      calibrate = true, max_count = UDP_MAX,
+      label = "udp: 64 B, send/recv",
       goal = { { "luasocket", 1.0 } },
-      modes = { luasocket = "dgram", lsock = "dgram", c = "udp" },
+      modes = { luasocket = "dgram", lsock = "dgram", c = "udp", cqueues = "dgram", luv = "dgram" },
     },
     {
       name = "udp_batch", group = "udp_rate", count = UDP, unit = "dgrams", prog = "dgram", measured = "server",
-      label = string.format("udp: %d x 64 B, sendmany/recvmany(64)", UDP),
+      calibrate = true, max_count = UDP_MAX,
+      label = "udp: 64 B, sendmany/recvmany(64)",
       goal = { { "c", 1.5, row = "udp" } },
-      modes = { luasocket = "=udp", lsock = "batch", c = "udp_mmsg" },
+      modes = { luasocket = "=udp", lsock = "batch", c = "udp_mmsg", cqueues = "=udp", luv = "batch" },
     },
     {
       name = "udp_recv", count = UDP_RECV, unit = "dgrams", prog = "dgram", measured = "server", sender = "udp_gso",
-      label = string.format("udp recv: %d x 64 B, recv", UDP_RECV),
-      modes = { luasocket = "dgram", lsock = "dgram", c = "udp" },
+      calibrate = true, max_count = UDP_MAX,
+      label = "udp recv: 64 B, recv",
+      modes = { luasocket = "dgram", lsock = "dgram", c = "udp", cqueues = "dgram", luv = "dgram" },
     },
     {
       name = "udp_recvmany", group = "udp_recv", count = UDP_RECV, unit = "dgrams", prog = "dgram",
-      measured = "server", sender = "udp_gso",
-      label = string.format("udp recv: %d x 64 B, recvmany(64)", UDP_RECV),
-      modes = { luasocket = "=udp_recv", lsock = "batch", c = "udp_mmsg" },
+      measured = "server", sender = "udp_gso", calibrate = true, max_count = UDP_MAX,
+      label = "udp recv: 64 B, recvmany(64)",
+      modes = { luasocket = "=udp_recv", lsock = "batch", c = "udp_mmsg", cqueues = "=udp_recv", luv = "batch" },
     },
     {
-      name = "unix_bulk", count = UNIX_MIB, unit = "MiB", unix = true,
-      label = string.format("unix: %d MiB, receive(65536)", UNIX_MIB),
-      modes = { luasocket = "unix_bulk", lsock = "unix_bulk", c = "unix_bulk" },
+      name = "unix_bulk", count = UNIX_MIB, unit = "MiB", unix = true, calibrate = true,
+      label = "unix: receive(65536)",
+      modes = { luasocket = "unix_bulk", lsock = "unix_bulk", c = "unix_bulk", cqueues = "unix_bulk" },
     },
     {
-      name = "unix_recv", group = "unix_bulk", count = UNIX_MIB, unit = "MiB", unix = true,
-      label = string.format("unix: %d MiB, recv(65536)", UNIX_MIB),
-      modes = { luasocket = "=unix_bulk", lsock = "unix_recv", c = "=unix_bulk" },
+      name = "unix_recv", group = "unix_bulk", count = UNIX_MIB, unit = "MiB", unix = true, calibrate = true,
+      label = "unix: recv(65536)",
+      modes = { luasocket = "=unix_bulk", lsock = "unix_recv", c = "=unix_bulk", luv = "unix_bulk" },
     },
     {
-      name = "unix_pingpong", count = S.BENCH_PINGPONG, unit = "rt", unix = true,
-      label = string.format("unix ping-pong: %d x 64 B", S.BENCH_PINGPONG),
-      modes = { luasocket = "unix_pingpong", lsock = "unix_pingpong", c = "unix_pingpong" },
+      name = "tcp_pingpong", count = S.BENCH_PINGPONG, unit = "rt", calibrate = true, pin = true,
+      label = "tcp ping-pong: 64 B",
+      goal = { { "luasocket" }, { "cqueues" }, { "luv" }, { "c", 0.9 } },
+      modes = { luasocket = "tcp_pingpong", lsock = "tcp_pingpong", c = "tcp_pingpong", cqueues = "tcp_pingpong",
+        luv = "tcp_pingpong" },
     },
     {
-      name = "tls_handshake", count = S.BENCH_TLS_HANDSHAKES, unit = "hs", prog = "tls",
-      label = string.format("tls_handshake: %d new connections", S.BENCH_TLS_HANDSHAKES),
+      name = "unix_pingpong", count = S.BENCH_PINGPONG, unit = "rt", unix = true, calibrate = true, pin = true,
+      label = "unix ping-pong: 64 B",
+      modes = { luasocket = "unix_pingpong", lsock = "unix_pingpong", c = "unix_pingpong", cqueues = "unix_pingpong",
+        luv = "unix_pingpong" },
+    },
+    {
+      name = "tls_handshake", count = S.BENCH_TLS_HANDSHAKES, unit = "hs", prog = "tls", calibrate = true,
+      label = "tls_handshake: new connections",
       goal = { { "luasec" }, { "cqueues" }, { "c", 0.9 } },
       modes = { luasec = "tls_handshake", lsock = "tls_handshake", lsock_jit = "tls_handshake",
         c = "tls_handshake", cqueues = "tls_handshake" },
     },
     {
-      name = "tls_bulk", count = S.BENCH_TLS_MIB, unit = "MiB", prog = "tls",
-      label = string.format("tls_bulk: %d MiB, receive(65536)", S.BENCH_TLS_MIB),
+      name = "tls_bulk", count = S.BENCH_TLS_MIB, unit = "MiB", prog = "tls", calibrate = true,
+      label = "tls_bulk: receive(65536)",
       goal = { { "luasec" }, { "cqueues" }, { "c", 0.9 } },
       modes = { luasec = "tls_bulk", lsock = "tls_bulk", lsock_jit = "tls_bulk", c = "tls_bulk",
         cqueues = "tls_bulk" },
