@@ -42,6 +42,7 @@ static int entry_fd(lua_State *L, int i) {
         lsk_stream *st = lsk_tostream(L, -1);
         if (st != NULL) {
             if (st->fd < 0) luaL_argerror(L, 3, lua_pushfstring(L, "fds[%d] is a closed socket", i));
+            lsk_stream_share(st); /* the receiver holds it too */
             return st->fd;
         }
     }

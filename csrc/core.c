@@ -83,6 +83,7 @@ static const luaL_Reg functions[] = {
     {"_cert_digest", lsk_cert_digest},
     {"_methods", l_methods},
     {"_ffi", lsk_ffi_table},
+    {"_kwait", lsk_l_kwait},
     {NULL, NULL},
 };
 

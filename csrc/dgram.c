@@ -65,7 +65,7 @@ typedef struct {
 static long batch_send(int fd, lsk_mmsg *v, unsigned n) {
 #if HAVE_MMSG
     for (;;) {
-        int r = sendmmsg(fd, v, n, MSG_NOSIGNAL);
+        int r = sendmmsg(fd, v, n, MSG_NOSIGNAL | LSK_DONTWAIT);
         if (r >= 0) return r;
         if (errno != EINTR) return -(long)errno;
     }
@@ -85,7 +85,7 @@ static long batch_send(int fd, lsk_mmsg *v, unsigned n) {
 static long batch_recv(int fd, lsk_mmsg *v, unsigned n) {
 #if HAVE_MMSG
     for (;;) {
-        int r = recvmmsg(fd, v, n, 0, NULL);
+        int r = recvmmsg(fd, v, n, LSK_DONTWAIT, NULL);
         if (r >= 0) return r;
         if (errno != EINTR) return -(long)errno;
     }

@@ -37,7 +37,25 @@ typedef struct lsk_stream {
     /* A write failure the FFI path met (ffi.c), -errno style positive
      * errno or LSK_ETRANSPORT: the send it hands over to reports it. */
     int deferred;
+    /* Kernel waits (stream.c): LSK_KW_NEVER, LSK_KW_IDLE (allowed, the
+     * descriptor non-blocking) or LSK_KW_ON (it is blocking now), and the
+     * SO_RCVTIMEO and SO_SNDTIMEO last set, in ms (0: none). */
+    int kwait;
+    int kwait_ms[2];
 } lsk_stream;
+
+enum { LSK_KW_NEVER = 0, LSK_KW_IDLE = 1, LSK_KW_ON = 2 };
+
+/* A socket lsock made itself: its calls may wait in the kernel. */
+void lsk_stream_own(lsk_stream *st);
+/* The descriptor leaves lsock's hands (getfd, detach, lsock_checkfd,
+ * descriptor passing, a TLS stream over it): non-blocking again, and
+ * its flags never changed again. */
+void lsk_stream_share(lsk_stream *st);
+/* Non-blocking again for a call that needs it (sendfile); kernel waits
+ * stay allowed. */
+void lsk_stream_nonblock(lsk_stream *st);
+int lsk_l_kwait(lua_State *L); /* core._kwait */
 
 /* Input a read can return without waiting: buffered here, or held by
  * the transport (decrypted TLS records). */

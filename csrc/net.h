@@ -86,9 +86,32 @@ int lsk_sys_socketpair(int family, int type, int protocol, int fds[2]);
 int lsk_setup_fd(int fd); /* non-blocking + close-on-exec + no SIGPIPE */
 int lsk_close(int fd);
 
-/* send/recv that never raise SIGPIPE; >= 0 bytes or -errno. */
+/* Passed by every send and receive call that must not wait: with it a
+ * call does not wait even on a blocking descriptor (a kernel wait in
+ * stream.c may have made one blocking). Where it does not exist,
+ * lsk_kernel_waits is 0 and descriptors stay non-blocking. */
+#ifdef MSG_DONTWAIT
+#define LSK_DONTWAIT MSG_DONTWAIT
+#define lsk_kernel_waits 1
+#else
+#define LSK_DONTWAIT 0
+#define lsk_kernel_waits 0
+#endif
+
+/* send/recv that never raise SIGPIPE and never wait; >= 0 bytes or
+ * -errno. */
 long lsk_send(int fd, const char *p, size_t n);
 long lsk_recv(int fd, char *p, size_t n);
+/* The same, waiting as a blocking descriptor does: for a kernel wait,
+ * with SO_SNDTIMEO/SO_RCVTIMEO set by lsk_set_wait_ms. */
+long lsk_send_wait(int fd, const char *p, size_t n);
+long lsk_recv_wait(int fd, char *p, size_t n);
+/* O_NONBLOCK off (blocking != 0) or on; 0 or errno. */
+int lsk_set_blocking(int fd, int blocking);
+/* Whether the descriptor is blocking now (O_NONBLOCK clear). */
+int lsk_is_blocking(int fd);
+/* SO_SNDTIMEO (write != 0) or SO_RCVTIMEO to ms (0: no limit); 0 or errno. */
+int lsk_set_wait_ms(int fd, int write, int ms);
 long lsk_sendto(int fd, const char *p, size_t n, const struct sockaddr *sa, socklen_t len);
 long lsk_recvfrom(int fd, char *p, size_t n, struct sockaddr *sa, socklen_t *len);
 struct msghdr;

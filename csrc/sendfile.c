@@ -160,6 +160,8 @@ int lsk_stream_sendfile(lua_State *L, lsk_stream *st, void *obj, int plain) {
     else left = (size_t)-1; /* until the source ends */
 
     st->pending = 0;
+    /* sendfile(2) has no MSG_DONTWAIT: it waits with poll, as before */
+    lsk_stream_nonblock(st);
     lsk_deadline_init(&d, &st->tm, lsk_task_nowait(L, &st->tm));
     while (left > 0) {
         int want = LSK_WANT_WRITE, w;

@@ -149,6 +149,7 @@ static int open_socket(lua_State *L, int family, int type, int protocol) {
     }
     if (fd < 0) return lsk_fail(L, -fd, "socket");
     s->st.fd = fd;
+    lsk_stream_own(&s->st);
     return 1;
 }
 
@@ -188,6 +189,8 @@ int lsk_socketpair(lua_State *L) {
     if (err != 0) return lsk_fail(L, err, "socketpair");
     a->st.fd = fds[0];
     b->st.fd = fds[1];
+    lsk_stream_own(&a->st);
+    lsk_stream_own(&b->st);
     return 2;
 }
 
@@ -266,6 +269,7 @@ static int sock_detach(lua_State *L) {
     if (s->tls != NULL) return luaL_error(L, "detach: the socket is wrapped by a TLS stream");
     if (fd < 0) return lsk_closed_result(L);
     lsk_poll_forget(&s->st);
+    lsk_stream_share(&s->st);
     s->st.fd = -1;
     lsk_socket_close(s);
     lua_pushinteger(L, fd);
@@ -350,6 +354,7 @@ static int accept_run(lua_State *L, lsk_socket *s, lsk_deadline *d) {
         return lsk_fail(L, -fd, "accept");
     }
     c->st.fd = fd;
+    lsk_stream_own(&c->st);
     if (lsk_push_addr(L, (struct sockaddr *)&ss, len) == 3) {
         lua_pop(L, 1); /* client, addr, port: the family is the listener's */
         return 3;
@@ -723,5 +728,6 @@ int lsock_checkfd(lua_State *L, int idx) {
     lsk_stream *st = lsk_tostream(L, idx);
     if (st == NULL) luaL_argerror(L, idx, "lsock socket or TLS stream expected");
     if (st->fd < 0) luaL_argerror(L, idx, "socket is closed");
+    lsk_stream_share(st); /* the host may use it as it likes */
     return st->fd;
 }

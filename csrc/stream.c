@@ -141,10 +141,138 @@ int lsk_stream_wait(lsk_stream *st, int want, lsk_deadline *d) {
     return w;
 }
 
+/* ---- kernel waits ------------------------------------------------------
+ * A C program waits for its peer inside a blocking recv or send; lsock's
+ * descriptors are non-blocking, and a wait built with poll costs a
+ * system call more each time: a request and its answer cost three calls
+ * a side instead of two. So a plain socket that lsock made itself waits
+ * the C way when a call outside the loop may wait with a block timeout,
+ * a total timeout or none (not both: see kwait_usable): its descriptor
+ * is made blocking once, and SO_RCVTIMEO / SO_SNDTIMEO hold the timeout,
+ * set again only when it changes: a block timeout exactly, a total one
+ * up to 1/16 short of the time left (a wait that ends early waits again
+ * for the rest), so that the calls of one conversation reuse one
+ * setting. A kernel wait that runs out answers EAGAIN, which is the
+ * timeout. Every call that must not wait passes MSG_DONTWAIT (sys.c),
+ * so the loop, timeouts of 0 and the FFI path never block, whatever the
+ * descriptor's flag. A descriptor another holder may use (adopted with
+ * fromfd or lsock_pushfd, handed out with getfd, detach, lsock_checkfd or
+ * in a message, or under TLS) is left non-blocking and never changed:
+ * lsk_stream_share. */
+
+void lsk_stream_own(lsk_stream *st) { st->kwait = lsk_kernel_waits ? LSK_KW_IDLE : LSK_KW_NEVER; }
+
+void lsk_stream_nonblock(lsk_stream *st) {
+    if (st->kwait == LSK_KW_ON && st->fd >= 0) {
+        (void)lsk_set_blocking(st->fd, 0);
+        st->kwait = LSK_KW_IDLE;
+    }
+}
+
+void lsk_stream_share(lsk_stream *st) {
+    lsk_stream_nonblock(st);
+    st->kwait = LSK_KW_NEVER;
+}
+
+/* core._kwait(obj): for the specs, the object's kernel-wait state
+ * ("never", "idle", "on") and whether its descriptor is blocking now. */
+int lsk_l_kwait(lua_State *L) {
+    static const char *const names[] = {"never", "idle", "on"};
+    lsk_stream *st = lsk_tostream(L, 1);
+    if (st == NULL) return luaL_argerror(L, 1, "lsock socket or TLS stream expected");
+    lua_pushstring(L, names[st->kwait]);
+    lua_pushboolean(L, st->fd >= 0 && lsk_is_blocking(st->fd));
+    return 2;
+}
+
+/* Whether this call waits in the kernel; *ms: how long (-1: forever).
+ * Not with both timeouts set: a wait then ends at the sooner of two
+ * limits, and one that ended could not tell which. */
+static int kwait_usable(const lsk_stream *st, lsk_deadline *d, int *ms) {
+    if (st->kwait == LSK_KW_NEVER || d->nowait || st->tm.block == 0 || st->tm.total == 0) return 0;
+    if (st->tm.total > 0 && st->tm.block > 0) return 0;
+    *ms = lsk_deadline_ms(d);
+    return *ms != 0;
+}
+
+/* The descriptor blocking with the timeout of one direction for a wait
+ * of ms; false when that fails: then kernel waits stop for this socket. */
+static int kwait_arm(lsk_stream *st, int write, int ms) {
+    int have = st->kwait_ms[write], want;
+    if (ms < 0) want = 0;
+    else if (st->tm.total < 0) want = ms; /* a block timeout: exactly */
+    else if (have > 0 && have <= ms && have >= ms - ms / 16) want = have;
+    else want = ms - ms / 32 > 0 ? ms - ms / 32 : 1;
+    if (st->kwait == LSK_KW_IDLE) {
+        if (lsk_set_blocking(st->fd, 1) != 0) goto off;
+        st->kwait = LSK_KW_ON;
+    }
+    if (st->kwait_ms[write] != want) {
+        if (lsk_set_wait_ms(st->fd, write, want) != 0) goto off;
+        st->kwait_ms[write] = want;
+    }
+    return 1;
+off:
+    lsk_stream_share(st);
+    return 0;
+}
+
+enum { KW_POLL, KW_AGAIN, KW_TIMEDOUT };
+
+/* A kernel wait answered EAGAIN. KW_TIMEDOUT: the timeout ran out
+ * (recorded as lsk_stream_wait records one). KW_AGAIN: a total timeout
+ * has time left (the wait ended early, by design), *ms: how much.
+ * KW_POLL: another holder made the descriptor non-blocking; kernel waits
+ * stop and the caller waits with poll. */
+static int kwait_expired(lsk_stream *st, int want, lsk_deadline *d, int *ms) {
+    if (!lsk_is_blocking(st->fd)) {
+        st->kwait = LSK_KW_NEVER;
+        return KW_POLL;
+    }
+    if (st->tm.total > 0 && (*ms = lsk_deadline_ms(d)) != 0) return KW_AGAIN;
+    st->pending = want;
+    st->deadline = lsk_deadline_end(d);
+    return KW_TIMEDOUT;
+}
+
+/* A read brought r > 0 bytes into space bytes of room. */
+static void took(lsk_stream *st, long r, size_t space) {
+    st->in.end += (size_t)r;
+    st->in.more = (size_t)r == space;
+    st->drained = !st->in.more && st->io->short_read_drains;
+    st->received += (unsigned long long)r;
+}
+
 /* Read what the transport has into the buffer. Returns > 0 on data, 0 at
  * end of stream, or -errno; on a wait that ran out returns -ETIMEDOUT. */
 static long fill(lua_State *L, lsk_stream *st, void *obj, size_t room,
                  lsk_deadline *d) {
+    int kms = 0, kw = kwait_usable(st, d, &kms);
+    while (kw && (st->kwait == LSK_KW_ON || st->drained)) {
+        /* One recv that returns data at once or waits for it. */
+        size_t space;
+        long r;
+        if (!kwait_arm(st, 0, kms)) {
+            kw = 0;
+            break;
+        }
+        space = lsk_buffer_prepare(&st->in, room);
+        if (space == 0) luaL_error(L, "not enough memory for the receive buffer");
+        r = lsk_recv_wait(st->fd, st->in.data + st->in.end, space);
+        if (r > 0) {
+            took(st, r, space);
+            return r;
+        }
+        st->in.more = 0;
+        lsk_buffer_release(&st->in);
+        if (r != -EAGAIN && r != -EWOULDBLOCK) return r;
+        st->drained = 1;
+        switch (kwait_expired(st, LSK_WANT_READ, d, &kms)) {
+        case KW_TIMEDOUT: return -ETIMEDOUT;
+        case KW_AGAIN: continue;
+        default: kw = 0; /* another holder changed the descriptor: poll below */
+        }
+    }
     if (d->nowait && st->drained) {
         /* Nothing came since the queue was found empty: the loop waits for
          * its poller's word instead of making a read bound to fail (what
@@ -153,7 +281,7 @@ static long fill(lua_State *L, lsk_stream *st, void *obj, size_t room,
         st->deadline = -1;
         return -ETIMEDOUT;
     }
-    if (st->drained && st->io->short_read_drains && st->tm.block != 0 && st->tm.total != 0) {
+    if (!kw && st->drained && st->io->short_read_drains && st->tm.block != 0 && st->tm.total != 0) {
         /* The same outside the loop, for a plain socket that may wait:
          * the last read emptied the kernel's queue, so wait for the
          * socket first and read once, instead of a read that fails, the
@@ -171,10 +299,7 @@ static long fill(lua_State *L, lsk_stream *st, void *obj, size_t room,
         if (space == 0) luaL_error(L, "not enough memory for the receive buffer");
         r = st->io->read(obj, st->in.data + st->in.end, space, &want);
         if (r > 0) {
-            st->in.end += (size_t)r;
-            st->in.more = (size_t)r == space;
-            st->drained = !st->in.more && st->io->short_read_drains;
-            st->received += (unsigned long long)r;
+            took(st, r, space);
             return r;
         }
         st->in.more = 0;
@@ -182,6 +307,8 @@ static long fill(lua_State *L, lsk_stream *st, void *obj, size_t room,
         /* Nothing to read now: an empty block is not kept while waiting. */
         lsk_buffer_release(&st->in);
         if (r != -EAGAIN && r != -EWOULDBLOCK) return r;
+        /* The queue is empty and the call may wait in the kernel. */
+        if (kw && st->drained) return fill(L, st, obj, room, d);
         w = lsk_stream_wait(st, want, d);
         if (w != 0) return -w;
     }
@@ -466,10 +593,26 @@ int lsk_write_result(lua_State *L, lsk_stream *st, void *obj, int err, const cha
  * and d says not to; *done counts what went. */
 static int send_run(lua_State *L, lsk_stream *st, void *obj, const char *data, size_t len,
                     size_t *done, lua_Integer i, lsk_deadline *d) {
+    int kms = 0, kw = kwait_usable(st, d, &kms);
     while (*done < len) {
         int want = LSK_WANT_WRITE, w;
         size_t step = len - *done < LSK_WRITE_STEP ? len - *done : LSK_WRITE_STEP;
-        long r = st->deferred ? -(long)st->deferred : st->io->write(obj, data + *done, step, &want);
+        long r;
+        if (st->deferred) {
+            r = -(long)st->deferred;
+        } else if (kw && st->kwait == LSK_KW_ON && (st->tm.total < 0 || kwait_usable(st, d, &kms)) &&
+                   kwait_arm(st, 1, kms)) {
+            /* (a total timeout's time left shrinks: it is read again) */
+            /* a send that waits in the kernel for room (see above) */
+            r = lsk_send_wait(st->fd, data + *done, step);
+            if (r == -EAGAIN || r == -EWOULDBLOCK) {
+                int e = kwait_expired(st, LSK_WANT_WRITE, d, &kms);
+                if (e == KW_TIMEDOUT) return send_timeout(L, i, *done);
+                if (e == KW_AGAIN) continue;
+            }
+        } else {
+            r = st->io->write(obj, data + *done, step, &want);
+        }
         st->deferred = 0;
         if (r > 0) {
             *done += (size_t)r;
@@ -477,6 +620,9 @@ static int send_run(lua_State *L, lsk_stream *st, void *obj, const char *data, s
             continue;
         }
         if (r == -EAGAIN || r == -EWOULDBLOCK) {
+            /* no room: wait in the kernel from now on, if the call may */
+            if (kw && st->kwait == LSK_KW_IDLE && kwait_arm(st, 1, kms)) continue;
+            kw = 0;
             w = lsk_stream_wait(st, want, d);
             if (w == 0) continue;
             if (w == ETIMEDOUT) return d->nowait ? -1 : send_timeout(L, i, *done);
@@ -543,6 +689,7 @@ int lsk_stream_settimeout(lua_State *L, lsk_stream *st) {
 
 int lsk_stream_getfd(lua_State *L, lsk_stream *st) {
     if (st->fd < 0) return lsk_closed_result(L);
+    lsk_stream_share(st); /* the caller may hand it to anyone */
     lua_pushinteger(L, st->fd);
     return 1;
 }

@@ -1,7 +1,10 @@
 /*
  * sys.c: descriptor primitives. Every descriptor lsock creates is
  * close-on-exec and non-blocking from birth; every call retries EINTR;
- * no write can raise SIGPIPE.
+ * no write can raise SIGPIPE. The send and receive calls also pass
+ * MSG_DONTWAIT, so they never wait even on a descriptor a kernel wait
+ * has made blocking (stream.c); lsk_recv_wait and lsk_send_wait are the
+ * calls that may.
  */
 #define _GNU_SOURCE /* accept4, SOCK_CLOEXEC, MSG_NOSIGNAL */
 
@@ -10,6 +13,7 @@
 #include <poll.h>
 #include <unistd.h>
 #include <sys/socket.h>
+#include <sys/time.h>
 
 #include "net.h"
 
@@ -148,10 +152,11 @@ int lsk_close(int fd) {
 }
 
 #ifdef MSG_NOSIGNAL
-#define LSK_SENDFLAGS MSG_NOSIGNAL
+#define LSK_NOSIGNAL MSG_NOSIGNAL
 #else
-#define LSK_SENDFLAGS 0
+#define LSK_NOSIGNAL 0
 #endif
+#define LSK_SENDFLAGS (LSK_NOSIGNAL | LSK_DONTWAIT)
 
 long lsk_send(int fd, const char *p, size_t n) {
     for (;;) {
@@ -159,6 +164,41 @@ long lsk_send(int fd, const char *p, size_t n) {
         if (r >= 0) return (long)r;
         if (errno != EINTR) return -(long)errno;
     }
+}
+
+long lsk_send_wait(int fd, const char *p, size_t n) {
+    for (;;) {
+        ssize_t r = send(fd, p, n, LSK_NOSIGNAL);
+        if (r >= 0) return (long)r;
+        if (errno != EINTR) return -(long)errno;
+    }
+}
+
+long lsk_recv_wait(int fd, char *p, size_t n) {
+    for (;;) {
+        ssize_t r = recv(fd, p, n, 0);
+        if (r >= 0) return (long)r;
+        if (errno != EINTR) return -(long)errno;
+    }
+}
+
+int lsk_set_blocking(int fd, int blocking) {
+    int flags = fcntl(fd, F_GETFL);
+    if (flags < 0) return errno;
+    flags = blocking ? flags & ~O_NONBLOCK : flags | O_NONBLOCK;
+    return fcntl(fd, F_SETFL, flags) < 0 ? errno : 0;
+}
+
+int lsk_is_blocking(int fd) {
+    int flags = fcntl(fd, F_GETFL);
+    return flags >= 0 && (flags & O_NONBLOCK) == 0;
+}
+
+int lsk_set_wait_ms(int fd, int write, int ms) {
+    struct timeval tv;
+    tv.tv_sec = ms / 1000;
+    tv.tv_usec = (ms % 1000) * 1000;
+    return setsockopt(fd, SOL_SOCKET, write ? SO_SNDTIMEO : SO_RCVTIMEO, &tv, sizeof tv) < 0 ? errno : 0;
 }
 
 long lsk_sendto(int fd, const char *p, size_t n, const struct sockaddr *sa, socklen_t len) {
@@ -171,7 +211,7 @@ long lsk_sendto(int fd, const char *p, size_t n, const struct sockaddr *sa, sock
 
 long lsk_recvfrom(int fd, char *p, size_t n, struct sockaddr *sa, socklen_t *len) {
     for (;;) {
-        ssize_t r = recvfrom(fd, p, n, 0, sa, len);
+        ssize_t r = recvfrom(fd, p, n, LSK_DONTWAIT, sa, len);
         if (r >= 0) return (long)r;
         if (errno != EINTR) return -(long)errno;
     }
@@ -179,7 +219,7 @@ long lsk_recvfrom(int fd, char *p, size_t n, struct sockaddr *sa, socklen_t *len
 
 long lsk_recv(int fd, char *p, size_t n) {
     for (;;) {
-        ssize_t r = recv(fd, p, n, 0);
+        ssize_t r = recv(fd, p, n, LSK_DONTWAIT);
         if (r >= 0) return (long)r;
         if (errno != EINTR) return -(long)errno;
     }
@@ -202,7 +242,7 @@ long lsk_sendmsg(int fd, const struct msghdr *m) {
 long lsk_recvmsg(int fd, struct msghdr *m) {
     /* Only a control buffer can bring descriptors, and some families
      * (packet sockets) refuse the flag: ask for it only then. */
-    int flags = m->msg_control != NULL ? LSK_RECVFLAGS : 0;
+    int flags = (m->msg_control != NULL ? LSK_RECVFLAGS : 0) | LSK_DONTWAIT;
     for (;;) {
         ssize_t r = recvmsg(fd, m, flags);
         if (r >= 0) return (long)r;

@@ -6,7 +6,6 @@
 #define _POSIX_C_SOURCE 200809L
 
 #include <errno.h>
-#include <math.h>
 #include <time.h>
 
 #include "net.h"
@@ -64,11 +63,17 @@ double lsk_deadline_end(const lsk_deadline *d) {
     return d->start >= 0 ? d->start + d->tm->total : -1;
 }
 
+/* Whole milliseconds, rounded up (without ceil(): on every call that
+ * may wait, and a library call where the CPU has no rounding
+ * instruction). */
 static int to_ms(double s) {
     double ms;
+    int r;
     if (s <= 0) return 0;
-    ms = ceil(s * 1000.0);
-    return ms > 2147483647.0 ? 2147483647 : (int)ms;
+    ms = s * 1000.0;
+    if (ms >= 2147483647.0) return 2147483647;
+    r = (int)ms;
+    return (double)r < ms ? r + 1 : r;
 }
 
 int lsk_deadline_ms(lsk_deadline *d) {

@@ -379,6 +379,8 @@ int lsk_tls_wrap(lua_State *L) {
         luaL_argerror(L, 3, "a client that verifies needs the server's name (or verify = false)");
     if (name != NULL && strlen(name) > 255) luaL_argerror(L, 3, "server name longer than 255 bytes");
     if (s->st.fd < 0) return lsk_closed_result(L);
+    /* OpenSSL's records go through MSG_DONTWAIT calls and poll waits */
+    lsk_stream_share(&s->st);
     if (pthread_once(&once, init_once) != 0 || bio_method == NULL || ex_index < 0)
         return luaL_error(L, "tls: OpenSSL could not be set up");
 

@@ -129,14 +129,15 @@ LSOCK_LUA=lua5.4 LUA_CPATH='build/lua5.4/?.so;;' \
     >>"$LOG/valgrind.log" 2>&1 || vg_ok=0
 # The C paths of the stream engine and the loop that those specs leave
 # out: receiveuntil, peek and detach (stream_spec), loop.timeout
-# (loop_spec) and sendfile (sendfile_spec; tls_spec has it over TLS).
+# (loop_spec), sendfile (sendfile_spec; tls_spec has it over TLS) and
+# the kernel waits (kwait_spec).
 LSOCK_LUA=lua5.4 LUA_CPATH='build/lua5.4/?.so;;' \
     $VALGRIND lua5.4 /usr/bin/busted -o TAP --filter='receiveuntil' --filter='peek' --filter='detach' \
-    --filter='loop%.timeout' --filter='sendfile' spec/stream_spec.lua spec/loop_spec.lua \
-    spec/sendfile_spec.lua \
+    --filter='loop%.timeout' --filter='sendfile' --filter='kernel waits' spec/stream_spec.lua spec/loop_spec.lua \
+    spec/sendfile_spec.lua spec/kwait_spec.lua \
     >>"$LOG/valgrind.log" 2>&1 || vg_ok=0
 if [ "$vg_ok" = 1 ]; then
-    pass "valgrind: no leak, no invalid access (examples; socket, options, addr, unix, dgram, ancillary, raw, poller, select, resolve, sched, tls, tls_interop specs, sendfile, and stream_spec's receiveuntil, peek and detach and loop_spec's loop.timeout, on lua5.4)"
+    pass "valgrind: no leak, no invalid access (examples; socket, options, addr, unix, dgram, ancillary, raw, poller, select, resolve, sched, tls, tls_interop specs, sendfile, kernel waits, and stream_spec's receiveuntil, peek and detach and loop_spec's loop.timeout, on lua5.4)"
 else
     fail "valgrind (see $LOG/valgrind.log)"
     grep -E -A20 '==[0-9]+==|^not ok' "$LOG/valgrind.log" | head -n 60
