@@ -93,14 +93,17 @@ local function serve_file(c, path)
   local fd = check(uv.fs_open(path, "r", 0), "open " .. path)
   local offset, size = 0, count * 1024 * 1024
   local pump
+  local finished = false
   local function done(werr)
     written(werr)
     pump()
   end
   function pump()
-    while c:get_write_queue_size() < QUEUED do
+    -- the writes queued before the end still call back: nothing to do then
+    while not finished and c:get_write_queue_size() < QUEUED do
       local block = check(uv.fs_read(fd, CHUNK, offset), "read " .. path)
       if block == "" then
+        finished = true
         uv.fs_close(fd)
         if offset ~= size then fail("sent %d bytes of %s, expected %d", offset, path, size) end
         c:shutdown(function(serr)

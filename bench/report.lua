@@ -149,11 +149,12 @@ function report.table(S, W, rows, figures, record_path)
     local s = sums[w.name][libname]
     return s and s.med
   end
-  -- the best other library of a row: its median and title
-  local function best_other(w)
+  -- the best other library of a row: its median and title (lsock on $LUA
+  -- against the others on $LUA; on LuaJIT against all of them)
+  local function best_other(w, on_jit)
     local best, name
     for _, lib in ipairs(W.libs) do
-      local m = lib.other and med(w, lib.name)
+      local m = lib.other and (on_jit or not lib.jit) and med(w, lib.name)
       if m and (not best or (w.lower and m < best) or (not w.lower and m > best)) then
         best, name = m, lib.title
       end
@@ -161,7 +162,7 @@ function report.table(S, W, rows, figures, record_path)
     return best, name
   end
   local function vs_best(w, libname)
-    local b, name = best_other(w)
+    local b, name = best_other(w, libname == "lsock_jit")
     local r = ratio(w, med(w, libname), b)
     return r and (fmt_ratio(r) .. " " .. name) or "-"
   end
@@ -291,9 +292,10 @@ function report.table(S, W, rows, figures, record_path)
   line("")
   line("Higher is better, except idle_memory (lower: its ratios are the other's figure over lsock's, so that")
   line("above 1 means lsock ahead everywhere). best other: the best median of LuaSocket/LuaSec, cqueues and")
-  line("luv in the row. (x): the figure of the row the library has instead (LuaSocket has no recv,")
-  line("recvmany or sendmany; C has one bulk reader). min s: the shortest run of the row; the project's rule")
-  line("is that a run under 2 s measures noise. Rounds interleave: round 1 of every library, then round 2, ...")
+  line("luv in the row (for lsock on LuaJIT, luv on LuaJIT too). (x): the figure of the row the library has")
+  line("instead (LuaSocket has no recv, recvmany or sendmany; C has one bulk reader). min s: the shortest run")
+  line("of the row; the project's rule is that a run under 2 s measures noise, and a shorter one is run again")
+  line("with a larger count. Rounds interleave: round 1 of every library, then round 2, ...")
   if jit then line("lsock (LuaJIT): lsock's sides on %s; jit/: its ratios.", S.BENCH_LUAJIT) end
   if S.libs.luv then
     line("luv reads with read_start callbacks (lines split in Lua; bulk counted as it comes: the recv row).")

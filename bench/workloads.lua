@@ -6,7 +6,8 @@
 -- A library: `name` (as in BENCH_LIBS), `title`, `cmd(prog)`: the command
 -- of one side with the Lua driver `prog` (stream, dgram or tls; the C
 -- baseline is one program for all but TLS). `other`: one of the libraries
--- lsock is compared with (the "best other" of a row).
+-- lsock is compared with (the "best other" of a row); `jit`: it runs on
+-- LuaJIT, so only lsock on LuaJIT is compared with it.
 --
 -- A row: `name`, `group` (the name BENCH_WORKLOADS also selects it by),
 -- `label`, `unit`, `count` (passed to both sides), `modes`: who runs it and
@@ -49,7 +50,7 @@ return function(S)
     -- luv's drivers: luv.lua for streams, luv_dgram.lua for datagrams
     { name = "luv", title = "luv", other = true,
       cmd = function(prog) return shquote(S.LUA) .. " " .. shquote(S.here .. "/" .. luv_prog(prog)) end },
-    { name = "luv_jit", title = "luv (LuaJIT)", other = true,
+    { name = "luv_jit", title = "luv (LuaJIT)", other = true, jit = true,
       cmd = function(prog) return shquote(S.BENCH_LUAJIT) .. " " .. shquote(S.here .. "/" .. luv_prog(prog)) end },
     { name = "c", title = "C",
       cmd = function(prog) return shquote(prog == "tls" and S.BENCH_BASELINE_TLS or S.BENCH_BASELINE) end },
