@@ -1,8 +1,9 @@
 -- bench/common.lua: what every Lua side of a benchmark run shares: failing
 -- with a message that names the run, finding lsock.core, and the checked
--- bulk stream of the stream and TLS workloads. Each driver (stream.lua,
--- dgram.lua, luv.lua, tls.lua) puts its own directory on package.path and
--- requires this.
+-- bulk stream of the stream and TLS workloads, the udp workloads'
+-- datagrams and their check. Each driver (stream.lua, dgram.lua,
+-- luv_dgram.lua, luv.lua, tls.lua) puts its own directory on package.path
+-- and requires this.
 local common = {}
 
 --- The bulk stream: chunks of CHUNK bytes of PAT64 repeated; the last
@@ -46,6 +47,52 @@ function common.read_chunks(receive, conn, mib, clock, fail)
     fail("last chunk: %s", got(data, err))
   end
   return t1 - t0
+end
+
+--- The udp workloads' datagrams (bench/dgram.lua, bench/luv_dgram.lua
+-- and bench/baseline_udp.c keep the same): DGRAM_LEN bytes, the sequence
+-- number in 8 digits and then UDP_TAIL; the end marker UDP_END.
+common.DGRAM_LEN = 64
+common.UDP_TAIL = common.PAT64:sub(9)
+common.UDP_END = "LSOCKEND" .. common.UDP_TAIL
+common.ACK_EVERY = 512
+
+--- Datagram number seq.
+function common.dgram(seq)
+  return string.format("%08d", seq) .. common.UDP_TAIL
+end
+
+--- A udp receiver's check of what arrives: returns take(d), true for the
+-- end marker, which fails the run (fail) on a datagram of the wrong
+-- length or content or a sequence number that does not rise or is not
+-- below count, and calls ack(seq) for the first datagram it sees of every
+-- block of ACK_EVERY; and tally(), which gives the datagrams taken, the
+-- last sequence number and the last datagram.
+function common.udp_taker(count, fail, ack)
+  local LEN, END, EVERY, dgram, sub = common.DGRAM_LEN, common.UDP_END, common.ACK_EVERY, common.dgram, string.sub
+  local received, last, next_ack = 0, -1, 0
+  local last_dgram
+  local function take(d)
+    if #d ~= LEN then fail("datagram %d: %d bytes, expected %d", received + 1, #d, LEN) end
+    local seq = tonumber(sub(d, 1, 8))
+    if not seq then
+      if d == END then return true end
+      fail("datagram %d: wrong content", received + 1)
+    end
+    if seq <= last then
+      fail("datagram %d: seq %d after seq %d: duplicated or out of order", received + 1, seq, last)
+    end
+    if seq >= count then fail("datagram %d: seq %d, only %d were sent", received + 1, seq, count) end
+    if received == 0 and d ~= dgram(seq) then fail("first datagram: wrong content") end
+    received, last, last_dgram = received + 1, seq, d
+    if seq >= next_ack then
+      ack(seq) -- a lost ack only slows the sender down
+      next_ack = seq - seq % EVERY + EVERY
+    end
+    return false
+  end
+  local function tally() return received, last, last_dgram end
+  return take, tally
 end
 
 --- fail(fmt, ...) and check(v, what, ...) for one driver: fail prints

@@ -47,14 +47,9 @@
 -- 5.4 and LuaJIT; lsock's lsock.core comes from LSOCK_CPATH (as in
 -- bench/stream.lua).
 
-local DGRAM_LEN = 64
-local PAT64 = "0123456789abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ+/"
-local TAIL = PAT64:sub(9)
-local END = "LSOCKEND" .. TAIL
 local MAX_COUNT = 99999999
 local BATCH = 64
 local WINDOW = 4096
-local ACK_EVERY = 512
 local IDLE = 0.5
 local ACK_WAIT = 0.2
 local END_TRIES = 5
@@ -159,7 +154,7 @@ end
 if mode == "batch" and libname ~= "lsock" then fail("batch is an lsock mode (sendmany/recvmany)") end
 
 local lib = libs[libname]()
-local format, sub = string.format, string.sub
+local sub = string.sub
 local recv_size, send_name = lib.recv_size, lib.send or "send"
 
 -- an error for a message
@@ -174,9 +169,8 @@ lib.client = lib.client or function(port)
   return s
 end
 
-local function dgram(seq)
-  return format("%08d", seq) .. TAIL
-end
+-- the datagrams and their check: common.lua's (luv_dgram.lua has the same)
+local dgram, END = common.dgram, common.UDP_END
 
 -- a connection refused (an ICMP error from a datagram that reached a
 -- closed port) is reported once; what is queued is still there
@@ -210,28 +204,7 @@ local function receiver()
 
   local clock = lib.clock
   local timeout = lib.timeout
-  local received, last, next_ack = 0, -1, 0
-  local last_dgram
-  -- checks one datagram; true for the end marker
-  local function take(d)
-    if #d ~= DGRAM_LEN then fail("datagram %d: %d bytes, expected %d", received + 1, #d, DGRAM_LEN) end
-    local seq = tonumber(sub(d, 1, 8))
-    if not seq then
-      if d == END then return true end
-      fail("datagram %d: wrong content", received + 1)
-    end
-    if seq <= last then
-      fail("datagram %d: seq %d after seq %d: duplicated or out of order", received + 1, seq, last)
-    end
-    if seq >= count then fail("datagram %d: seq %d, only %d were sent", received + 1, seq, count) end
-    if received == 0 and d ~= dgram(seq) then fail("first datagram: wrong content") end
-    received, last, last_dgram = received + 1, seq, d
-    if seq >= next_ack then
-      send(s, "A" .. seq) -- a lost ack only slows the sender down
-      next_ack = seq - seq % ACK_EVERY + ACK_EVERY
-    end
-    return false
-  end
+  local take, tally = common.udp_taker(count, fail, function(seq) send(s, "A" .. seq) end)
 
   local t0, t1 = clock(), nil
   local ended = false
@@ -245,7 +218,7 @@ local function receiver()
         t1 = clock() - IDLE
         break
       elseif not retry(s, err) then
-        fail("%s after %d datagrams: %s", lib.recv, received, why(err))
+        fail("%s after %d datagrams: %s", lib.recv, (tally()), why(err))
       end
     until ended
   else
@@ -258,7 +231,7 @@ local function receiver()
       if list then
         for i = 1, #list do
           local e = list[i]
-          if e.truncated then fail("datagram %d: truncated", received + 1) end
+          if e.truncated then fail("datagram %d: truncated", tally() + 1) end
           if take(e.data) then
             ended = true
             break
@@ -268,7 +241,7 @@ local function receiver()
         t1 = clock() - IDLE
         break
       elseif not retry(s, err) then
-        fail("recvmany after %d datagrams: %s", received, tostring(err))
+        fail("recvmany after %d datagrams: %s", (tally()), tostring(err))
       end
     until ended
   end
@@ -276,6 +249,7 @@ local function receiver()
     t1 = clock()
     send(s, "BYE") -- the sender may go
   end
+  local received, last, last_dgram = tally()
   if received == 0 then fail("no datagram arrived") end
   if last_dgram ~= dgram(last) then fail("last datagram: wrong content") end
   s:close()

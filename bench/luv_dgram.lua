@@ -36,14 +36,9 @@
 
 local uv = require "luv"
 
-local DGRAM_LEN = 64
-local PAT64 = "0123456789abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ+/"
-local TAIL = PAT64:sub(9)
-local END = "LSOCKEND" .. TAIL
 local MAX_COUNT = 99999999
 local BATCH = 64
 local WINDOW = 4096
-local ACK_EVERY = 512
 local IDLE = 0.5
 local ACK_WAIT = 0.2
 local END_TRIES = 5
@@ -68,12 +63,11 @@ if not count or count < 1 or count > MAX_COUNT or count % 1 ~= 0 then
   fail("bad COUNT '%s' (1 .. %d)", tostring(count_s), MAX_COUNT)
 end
 
-local format, sub, find = string.format, string.sub, string.find
+local sub, find = string.sub, string.find
 local hrtime = uv.hrtime
 
-local function dgram(seq)
-  return format("%08d", seq) .. TAIL
-end
+-- the datagrams and their check: common.lua's, as in dgram.lua
+local dgram, END = common.dgram, common.UDP_END
 
 -- a connection refused (an ICMP error from a datagram that reached a
 -- closed port) is reported once; what is queued is still there
@@ -101,29 +95,8 @@ local function receiver()
   local hello = bounded("the sender")
   local idle = uv.new_timer()
   local try_send = u.try_send
-  local received, last, next_ack = 0, -1, 0
-  local last_dgram
+  local take, tally = common.udp_taker(count, fail, function(seq) try_send(u, "A" .. seq, nil, nil) end)
   local t0, t1, dry
-  -- checks one datagram; true for the end marker
-  local function take(d)
-    if #d ~= DGRAM_LEN then fail("datagram %d: %d bytes, expected %d", received + 1, #d, DGRAM_LEN) end
-    local seq = tonumber(sub(d, 1, 8))
-    if not seq then
-      if d == END then return true end
-      fail("datagram %d: wrong content", received + 1)
-    end
-    if seq <= last then
-      fail("datagram %d: seq %d after seq %d: duplicated or out of order", received + 1, seq, last)
-    end
-    if seq >= count then fail("datagram %d: seq %d, only %d were sent", received + 1, seq, count) end
-    if received == 0 and d ~= dgram(seq) then fail("first datagram: wrong content") end
-    received, last, last_dgram = received + 1, seq, d
-    if seq >= next_ack then
-      try_send(u, "A" .. seq, nil, nil) -- a lost ack only slows the sender down
-      next_ack = seq - seq % ACK_EVERY + ACK_EVERY
-    end
-    return false
-  end
 
   local function stop()
     idle:close()
@@ -133,6 +106,7 @@ local function receiver()
   -- nothing for IDLE: the end, at the moment the socket was last read dry
   local seen = -1
   local function tick()
+    local received = tally()
     if received ~= seen then
       seen = received
     elseif (hrtime() - dry) / 1e9 >= IDLE then
@@ -154,20 +128,21 @@ local function receiver()
   check(u:recv_start(function(err, d, addr, flags)
     if d then
       if not t0 then return handshake(d, addr) end
-      if flags.partial then fail("datagram %d: truncated", received + 1) end
+      if flags.partial then fail("datagram %d: truncated", tally() + 1) end
       if take(d) and not t1 then
         t1 = hrtime()
         try_send(u, "BYE", nil, nil) -- the sender may go
         stop() -- libuv may still hand over the rest of a recvmmsg batch
       end
     elseif err then
-      if not refused(err) then fail("recv after %d datagrams: %s", received, tostring(err)) end
+      if not refused(err) then fail("recv after %d datagrams: %s", (tally()), tostring(err)) end
     else
       dry = hrtime() -- read dry (with recvmmsg: the end of one batch)
     end
   end), "recv_start")
 
   uv.run()
+  local received, last, last_dgram = tally()
   if received == 0 then fail("no datagram arrived") end
   if last_dgram ~= dgram(last) then fail("last datagram: wrong content") end
   io.stdout:write(string.format("ok %.6f %d %d\n", (t1 - t0) / 1e9, received, count - received))
