@@ -31,56 +31,16 @@ local function server_ctx(opts)
   return must(tls.context(util.merged({ mode = "server", cert = C.server.cert, key = C.server.key }, opts)))
 end
 
-local function free_port()
-  local l, port = util.listen("127.0.0.1")
-  l:close()
-  return port
-end
-
 -- ---- openssl s_server ---------------------------------------------------
 
-local servers = {}
+local ossl = require "helpers.compat_openssl"
 
-after_each(function()
-  for i = #servers, 1, -1 do
-    servers[i].stop()
-    servers[i] = nil
-  end
-end)
+after_each(function() ossl.stop_all() end)
 
--- Start `openssl s_server` on 127.0.0.1 with the localhost certificate and
--- the extra arguments `args` (a string), and wait until it accepts. Returns
--- a handle: port, and stop() which kills it (if still running) and returns
--- all it printed.
-local function s_server(args)
-  local port = free_port()
-  local cmd = ("echo $$; exec env -u LD_PRELOAD timeout 20 openssl s_server -accept 127.0.0.1:%d " ..
-    "-cert %s -key %s %s 2>&1"):format(port, q(C.server.cert), q(C.server.key), args or "")
-  local f = assert(io.popen(cmd, "r"))
-  local pid = f:read("*l")
-  local seen = {}
-  for _ = 1, 50 do
-    local line = f:read("*l")
-    if not line then break end
-    seen[#seen + 1] = line
-    if line == "ACCEPT" then break end
-  end
-  local h = { port = port }
-  local output
-  function h.stop()
-    if output == nil then
-      if pid and pid:match("^%d+$") then os.execute("kill " .. pid .. " 2>/dev/null") end
-      output = table.concat(seen, "\n") .. "\n" .. (f:read("*a") or "")
-      f:close()
-    end
-    return output
-  end
-  servers[#servers + 1] = h
-  if seen[#seen] ~= "ACCEPT" then
-    error("setup failed: openssl s_server did not start:\n" .. h.stop(), 2)
-  end
-  return h
-end
+-- `openssl s_server` on 127.0.0.1 with the localhost certificate and the
+-- extra arguments `args` (a string), accepting: a handle with port and
+-- stop() (helpers/compat_openssl.lua).
+local function s_server(args) return ossl.s_server(C, args) end
 
 -- Connect an lsock client to 127.0.0.1:port with `opts` on top of "trust
 -- the test CA (unless opts.context is given), timeout util.TIMEOUT, server

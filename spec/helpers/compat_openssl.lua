@@ -1,7 +1,6 @@
---- The openssl command-line programs as TLS peers for spec/compat_ssl_spec.lua,
--- on 127.0.0.1, each under `timeout 20` and without LD_PRELOAD (the
--- sanitizer runtimes a sanitized run preloads), as in
--- spec/tls_interop_spec.lua.
+--- The openssl command-line programs as TLS peers for spec/compat_ssl_spec.lua
+-- and spec/tls_interop_spec.lua, on 127.0.0.1, each under `timeout 20` and
+-- without LD_PRELOAD (the sanitizer runtimes a sanitized run preloads).
 --
 --   local ossl = require "helpers.compat_openssl"
 --   local srv = ossl.s_server(C, "-www -naccept 1")  -- started, ACCEPT seen

@@ -242,34 +242,4 @@ local function serve(conn)
   c:close()
 end
 
--- End when the parent closes our standard input, or after LIFETIME.
-loop.spawn(function()
-  local p = lsock.poller()
-  local watching = p:add(0, "r")
-  local deadline = lsock.monotime() + LIFETIME
-  while lsock.monotime() < deadline do
-    if watching then
-      for _ in p:wait(0) do
-        if io.stdin:read(1) == nil then os.exit(0) end
-      end
-    end
-    loop.sleep(0.05)
-  end
-  os.exit(0)
-end)
-
-loop.spawn(function()
-  for _ = 1, 1e6 do
-    local conn, err = server:accept()
-    if conn then
-      loop.spawn(serve, conn)
-    else
-      util.out("failed accept:", tostring(err))
-      loop.sleep(0.05)
-    end
-  end
-end)
-
-util.out("port", port)
-loop.run(LIFETIME + 1)
-os.exit(0)
+util.serve_children(server, port, serve, LIFETIME)

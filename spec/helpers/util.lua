@@ -161,6 +161,43 @@ function util.is_root()
   return util.output("id -u") == "0"
 end
 
+--- The main loop of a child peer that serves connections (http_server.lua,
+-- smtp_peer.lua): every connection `server` accepts gets a coroutine of
+-- lsock.loop running serve(conn); the child prints "port PORT", and ends
+-- when the parent closes its standard input, or after `lifetime` seconds.
+-- Does not return.
+function util.serve_children(server, port, serve, lifetime)
+  local loop = require "lsock.loop"
+  loop.spawn(function()
+    local p = lsock.poller()
+    local watching = p:add(0, "r")
+    local deadline = lsock.monotime() + lifetime
+    while lsock.monotime() < deadline do
+      if watching then
+        for _ in p:wait(0) do
+          if io.stdin:read(1) == nil then os.exit(0) end
+        end
+      end
+      loop.sleep(0.05)
+    end
+    os.exit(0)
+  end)
+  loop.spawn(function()
+    for _ = 1, 1e6 do
+      local conn, err = server:accept()
+      if conn then
+        loop.spawn(serve, conn)
+      else
+        util.out("failed accept:", tostring(err))
+        loop.sleep(0.05)
+      end
+    end
+  end)
+  util.out("port", port)
+  loop.run(lifetime + 1)
+  os.exit(0)
+end
+
 --- Write the words `...` (strings or numbers) on one line of standard output,
 -- separated by spaces, and flush: how the child peers report.
 function util.out(...)
