@@ -103,7 +103,8 @@ int lsk_close(int fd);
 long lsk_send(int fd, const char *p, size_t n);
 long lsk_recv(int fd, char *p, size_t n);
 /* The same, waiting as a blocking descriptor does: for a kernel wait,
- * with SO_SNDTIMEO/SO_RCVTIMEO set by lsk_set_wait_ms. */
+ * with SO_SNDTIMEO/SO_RCVTIMEO set by lsk_set_wait_ms. A signal gives
+ * -EINTR (not retried here: see stream.c). */
 long lsk_send_wait(int fd, const char *p, size_t n);
 long lsk_recv_wait(int fd, char *p, size_t n);
 /* O_NONBLOCK off (blocking != 0) or on; 0 or errno. */

@@ -235,6 +235,18 @@ static int kwait_expired(lsk_stream *st, int want, lsk_deadline *d, int *ms) {
     return KW_TIMEDOUT;
 }
 
+/* A signal interrupted a kernel wait (its timeout would start again):
+ * KW_AGAIN, with *ms what a total timeout has left, or KW_TIMEDOUT when
+ * nothing is left. A block timeout limits each wait: it starts again. */
+static int kwait_interrupted(lsk_stream *st, int want, lsk_deadline *d, int *ms) {
+    if (st->tm.total > 0 && (*ms = lsk_deadline_ms(d)) == 0) {
+        st->pending = want;
+        st->deadline = lsk_deadline_end(d);
+        return KW_TIMEDOUT;
+    }
+    return KW_AGAIN;
+}
+
 /* A read brought r > 0 bytes into space bytes of room. */
 static void took(lsk_stream *st, long r, size_t space) {
     st->in.end += (size_t)r;
@@ -265,6 +277,10 @@ static long fill(lua_State *L, lsk_stream *st, void *obj, size_t room,
         }
         st->in.more = 0;
         lsk_buffer_release(&st->in);
+        if (r == -EINTR) {
+            if (kwait_interrupted(st, LSK_WANT_READ, d, &kms) == KW_TIMEDOUT) return -ETIMEDOUT;
+            continue;
+        }
         if (r != -EAGAIN && r != -EWOULDBLOCK) return r;
         st->drained = 1;
         switch (kwait_expired(st, LSK_WANT_READ, d, &kms)) {
@@ -605,6 +621,11 @@ static int send_run(lua_State *L, lsk_stream *st, void *obj, const char *data, s
             /* (a total timeout's time left shrinks: it is read again) */
             /* a send that waits in the kernel for room (see above) */
             r = lsk_send_wait(st->fd, data + *done, step);
+            if (r == -EINTR) {
+                if (kwait_interrupted(st, LSK_WANT_WRITE, d, &kms) == KW_TIMEDOUT)
+                    return send_timeout(L, i, *done);
+                continue;
+            }
             if (r == -EAGAIN || r == -EWOULDBLOCK) {
                 int e = kwait_expired(st, LSK_WANT_WRITE, d, &kms);
                 if (e == KW_TIMEDOUT) return send_timeout(L, i, *done);

@@ -166,20 +166,16 @@ long lsk_send(int fd, const char *p, size_t n) {
     }
 }
 
+/* These two return -EINTR: the caller knows how much of its timeout is
+ * left, and the kernel's timeout starts again with the next call. */
 long lsk_send_wait(int fd, const char *p, size_t n) {
-    for (;;) {
-        ssize_t r = send(fd, p, n, LSK_NOSIGNAL);
-        if (r >= 0) return (long)r;
-        if (errno != EINTR) return -(long)errno;
-    }
+    ssize_t r = send(fd, p, n, LSK_NOSIGNAL);
+    return r >= 0 ? (long)r : -(long)errno;
 }
 
 long lsk_recv_wait(int fd, char *p, size_t n) {
-    for (;;) {
-        ssize_t r = recv(fd, p, n, 0);
-        if (r >= 0) return (long)r;
-        if (errno != EINTR) return -(long)errno;
-    }
+    ssize_t r = recv(fd, p, n, 0);
+    return r >= 0 ? (long)r : -(long)errno;
 }
 
 int lsk_set_blocking(int fd, int blocking) {

@@ -12,6 +12,8 @@ local core = require "lsock.core"
 local loop = require "lsock.loop"
 local util = require "helpers.util"
 
+local STOP_CHILD = "spec/helpers/kwait_stop.lua"
+
 local function state(s)
   local st, blocking = core._kwait(s)
   return st .. (blocking and " blocking" or " non-blocking")
@@ -273,6 +275,25 @@ describe("kernel waits", function()
     conn:close()
     assert.equal("trickled 10", child.wait())
   end)
+
+  -- A stop and a continue interrupt a wait that has a timeout with EINTR
+  -- (Linux); the kernel's timeout would start again with the next call.
+  for _, what in ipairs({ "receive", "send" }) do
+    it("keep a total timeout when a signal interrupts a " .. what .. " waiting in the kernel", function()
+      local f = assert(io.popen(util.lua_command(STOP_CHILD, what) .. " 2>&1", "r"))
+      local pid = f:read("*l")
+      assert.equal("waiting", f:read("*l"), "the child did not start: " .. tostring(pid))
+      assert.is_truthy(pid:match("^%d+$"), pid)
+      lsock.sleep(0.15)
+      os.execute("kill -STOP " .. pid .. "; sleep 0.2; kill -CONT " .. pid)
+      local said = f:read("*a")
+      f:close()
+      local took, err = said:match("^(%S+) (%S+)")
+      assert.equal("timeout", err, said)
+      -- 0.6 s in all; a timeout that started again after the signal: 0.95 s
+      assert.is_true(tonumber(took) >= 0.55 and tonumber(took) < 0.85, "the call took " .. took .. " s")
+    end)
+  end
 
   it("get a reset while waiting", function()
     local server, port = util.listen()
