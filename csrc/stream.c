@@ -132,12 +132,16 @@ int lsk_stream_fail(lua_State *L, lsk_stream *st, void *obj, int err, const char
     return 3;
 }
 
+/* An operation that waited for want ran out of time: what events() and
+ * timeout() report until the next call, however it waited. */
+static void timed_out(lsk_stream *st, int want, const lsk_deadline *d) {
+    st->pending = want;
+    st->deadline = lsk_deadline_end(d);
+}
+
 int lsk_stream_wait(lsk_stream *st, int want, lsk_deadline *d) {
     int w = lsk_wait(st->fd, want, d);
-    if (w == ETIMEDOUT) {
-        st->pending = want;
-        st->deadline = lsk_deadline_end(d);
-    }
+    if (w == ETIMEDOUT) timed_out(st, want, d);
     return w;
 }
 
@@ -220,7 +224,7 @@ off:
 enum { KW_POLL, KW_AGAIN, KW_TIMEDOUT };
 
 /* A kernel wait answered EAGAIN. KW_TIMEDOUT: the timeout ran out
- * (recorded as lsk_stream_wait records one). KW_AGAIN: a total timeout
+ * (recorded by timed_out, as a poll wait's is). KW_AGAIN: a total timeout
  * has time left (the wait ended early, by design), *ms: how much.
  * KW_POLL: another holder made the descriptor non-blocking; kernel waits
  * stop and the caller waits with poll. */
@@ -230,8 +234,7 @@ static int kwait_expired(lsk_stream *st, int want, lsk_deadline *d, int *ms) {
         return KW_POLL;
     }
     if (st->tm.total > 0 && (*ms = lsk_deadline_ms(d)) != 0) return KW_AGAIN;
-    st->pending = want;
-    st->deadline = lsk_deadline_end(d);
+    timed_out(st, want, d);
     return KW_TIMEDOUT;
 }
 
@@ -240,8 +243,7 @@ static int kwait_expired(lsk_stream *st, int want, lsk_deadline *d, int *ms) {
  * nothing is left. A block timeout limits each wait: it starts again. */
 static int kwait_interrupted(lsk_stream *st, int want, lsk_deadline *d, int *ms) {
     if (st->tm.total > 0 && (*ms = lsk_deadline_ms(d)) == 0) {
-        st->pending = want;
-        st->deadline = lsk_deadline_end(d);
+        timed_out(st, want, d);
         return KW_TIMEDOUT;
     }
     return KW_AGAIN;
