@@ -56,6 +56,14 @@ common.DGRAM_LEN = 64
 common.UDP_TAIL = common.PAT64:sub(9)
 common.UDP_END = "LSOCKEND" .. common.UDP_TAIL
 common.ACK_EVERY = 512
+-- the rest of their protocol (bench/dgram.lua's header says what each does)
+common.UDP_MAX_COUNT = 99999999 -- a sequence number has 8 digits
+common.UDP_BATCH = 64
+common.UDP_WINDOW = 4096
+common.UDP_IDLE = 0.5
+common.UDP_ACK_WAIT = 0.2
+common.UDP_END_TRIES = 5
+common.UDP_RCVBUF = 4 * 1024 * 1024
 
 --- Datagram number seq.
 function common.dgram(seq)

@@ -43,17 +43,10 @@
 -- (loss is then counted, not hidden). After the last datagram the sender
 -- sends the end marker until the receiver answers "BYE".
 --
--- Keep the constants in step with bench/baseline_udp.c. Runs on Lua 5.1 to
--- 5.4 and LuaJIT; lsock's lsock.core comes from LSOCK_CPATH (as in
--- bench/stream.lua).
+-- The protocol constants are common.lua's (bench/baseline_udp.c keeps the
+-- same). Runs on Lua 5.1 to 5.4 and LuaJIT; lsock's lsock.core comes from
+-- LSOCK_CPATH (as in bench/stream.lua).
 
-local MAX_COUNT = 99999999
-local BATCH = 64
-local WINDOW = 4096
-local IDLE = 0.5
-local ACK_WAIT = 0.2
-local END_TRIES = 5
-local RCVBUF = 4 * 1024 * 1024
 local TIMEOUT = 30
 
 local USAGE = "usage: dgram.lua luasocket|lsock|cqueues server|client dgram|batch COUNT [PORT]"
@@ -62,6 +55,8 @@ local libname, role, mode, count_s, port_s = ...
 
 package.path = ((arg and arg[0] or ""):match("^(.*)/[^/]*$") or ".") .. "/?.lua;" .. package.path
 local common = require "common"
+local MAX_COUNT, BATCH, WINDOW = common.UDP_MAX_COUNT, common.UDP_BATCH, common.UDP_WINDOW
+local IDLE, ACK_WAIT, END_TRIES, RCVBUF = common.UDP_IDLE, common.UDP_ACK_WAIT, common.UDP_END_TRIES, common.UDP_RCVBUF
 local fail, check = common.reporter(string.format("dgram.lua %s %s %s", tostring(libname),
   tostring(role), tostring(mode)))
 

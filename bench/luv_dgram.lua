@@ -32,17 +32,10 @@
 -- (restarted by whatever arrives, as each of dgram.lua's reads waits
 -- ACK_WAIT). The wait for HELLO (receiver) or GO (sender) is bounded by
 -- TIMEOUT, the 30 s of dgram.lua's sockets. The clock is uv.hrtime().
--- Keep the constants in step with bench/dgram.lua and bench/baseline_udp.c.
+-- The protocol constants are common.lua's, as bench/dgram.lua's are.
 
 local uv = require "luv"
 
-local MAX_COUNT = 99999999
-local BATCH = 64
-local WINDOW = 4096
-local IDLE = 0.5
-local ACK_WAIT = 0.2
-local END_TRIES = 5
-local RCVBUF = 4 * 1024 * 1024
 local TIMEOUT = 30
 local TICK_MS = 20
 
@@ -52,6 +45,8 @@ local role, mode, count_s, port_s = ...
 
 package.path = ((arg and arg[0] or ""):match("^(.*)/[^/]*$") or ".") .. "/?.lua;" .. package.path
 local common = require "common"
+local MAX_COUNT, BATCH, WINDOW = common.UDP_MAX_COUNT, common.UDP_BATCH, common.UDP_WINDOW
+local IDLE, ACK_WAIT, END_TRIES, RCVBUF = common.UDP_IDLE, common.UDP_ACK_WAIT, common.UDP_END_TRIES, common.UDP_RCVBUF
 local fail, check = common.reporter(string.format("luv_dgram.lua %s %s", tostring(role), tostring(mode)))
 
 if not ((role == "server" or role == "client") and (mode == "dgram" or mode == "batch") and count_s) then

@@ -45,6 +45,13 @@ local function nice(n)
   return math.ceil(n / p) * p
 end
 
+-- The count of row w that takes MARGIN x BENCH_MIN_SECS at the rate of a
+-- run of `count` that took `secs`.
+local function count_for(w, count, secs)
+  local c = nice(count * S.BENCH_MIN_SECS * MARGIN / secs)
+  return math.min(math.max(c, w.min_count or 1), w.max_count or math.huge)
+end
+
 -- lib's count for row w, or nil and a message when a probe failed
 local function calibrate(w, lib)
   local count, most = w.count, w.max_count or math.huge
@@ -52,10 +59,7 @@ local function calibrate(w, lib)
     local r, err = run(lib, w, count)
     record.run(w, lib, 0, r, err)
     if not r then return nil, err end
-    if r.secs >= PROBE_SECS or count >= most then
-      local c = nice(count * S.BENCH_MIN_SECS * MARGIN / r.secs)
-      return math.min(math.max(c, w.min_count or 1), most)
-    end
+    if r.secs >= PROBE_SECS or count >= most then return count_for(w, count, r.secs) end
     count = math.min(count * 10, most)
   end
 end
@@ -95,7 +99,7 @@ for _, w in ipairs(rows) do
         while r and again < 2 and w.calibrate and S.BENCH_MIN_SECS > 0 and r.secs < S.BENCH_MIN_SECS
             and f.count < (w.max_count or math.huge) do
           record.run(w, lib, 0, r, err)
-          f.count = math.min(nice(f.count * S.BENCH_MIN_SECS * MARGIN / r.secs), w.max_count or math.huge)
+          f.count = count_for(w, f.count, r.secs)
           io.stderr:write(string.format("[%s] %-9s %.2f s: count %d\n", w.name, lib.name, r.secs, f.count))
           r, err = run(lib, w, f.count)
           again = again + 1

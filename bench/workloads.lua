@@ -63,7 +63,8 @@ return function(S)
   }
 
   local MIB, UDP, UDP_RECV, UNIX_MIB = S.BENCH_MIB, S.BENCH_UDP_COUNT, S.BENCH_UDP_RECV_COUNT, S.BENCH_UNIX_MIB
-  local UDP_MAX = 99999999 -- a datagram's sequence number has 8 digits
+  local common = dofile(S.here .. "/common.lua")
+  local UDP_MAX = common.UDP_MAX_COUNT
   local file_path = S.BENCH_TMP .. "/file_serve.bin"
   local ROWS = {
     {
@@ -94,7 +95,6 @@ return function(S)
         luv = "file_serve" },
       setup = function()
         -- the bulk stream, as the other bulk workloads send it
-        local common = dofile(S.here .. "/common.lua")
         local f = assert(io.open(file_path, "wb"))
         local chunk = common.bulk_chunk()
         for _ = 1, S.BENCH_FILE_MIB * (1024 * 1024 / common.CHUNK) - 1 do assert(f:write(chunk)) end
