@@ -148,28 +148,56 @@ int lsk_unix_sendmsg(lua_State *L, lsk_socket *s) {
     return 1;
 }
 
-/* Take the descriptors of every SCM_RIGHTS message in m: the first `keep`
- * go into the table at the top of the stack, the rest are closed. */
-static void take_fds(lua_State *L, struct msghdr *m, int keep) {
-    struct cmsghdr *c;
-    int got = 0;
-    for (c = CMSG_FIRSTHDR(m); c != NULL; c = CMSG_NXTHDR(m, c)) {
-        size_t i, n;
-        if (c->cmsg_level != SOL_SOCKET || c->cmsg_type != SCM_RIGHTS) continue;
-        n = (c->cmsg_len - CMSG_LEN(0)) / sizeof(int);
-        for (i = 0; i < n; i++) {
-            int fd;
-            memcpy(&fd, CMSG_DATA(c) + i * sizeof(int), sizeof fd);
-            if (got >= keep) {
-                lsk_close(fd);
-                continue;
-            }
-#ifndef MSG_CMSG_CLOEXEC
-            fcntl(fd, F_SETFD, fcntl(fd, F_GETFD) | FD_CLOEXEC);
+#ifndef CMSG_ALIGN
+#define CMSG_ALIGN(n) (((n) + sizeof(size_t) - 1) & ~(sizeof(size_t) - 1))
 #endif
-            lua_pushinteger(L, fd);
-            lua_rawseti(L, -2, ++got);
+
+size_t lsk_cmsg_fds(const void *control, size_t len, int *fds, size_t cap) {
+    const char *p = (const char *)control;
+    size_t off = 0, got = 0;
+    /* Every length is checked against the buffer here rather than left to
+     * CMSG_FIRSTHDR/CMSG_NXTHDR, which trust the first header's length. */
+    while (len - off >= sizeof(struct cmsghdr)) {
+        struct cmsghdr c;
+        size_t clen, step, i, n;
+        memcpy(&c, p + off, sizeof c);
+        clen = (size_t)c.cmsg_len;
+        if (clen < CMSG_LEN(0) || clen > len - off) break; /* malformed: stop */
+        if (c.cmsg_level == SOL_SOCKET && c.cmsg_type == SCM_RIGHTS) {
+            n = (clen - CMSG_LEN(0)) / sizeof(int);
+            for (i = 0; i < n && got < cap; i++)
+                memcpy(&fds[got++], p + off + CMSG_LEN(0) + i * sizeof(int), sizeof(int));
         }
+        step = CMSG_ALIGN(clen);
+        if (step > len - off) break;
+        off += step;
+    }
+    return got;
+}
+
+/* Take the descriptors m brought: the first `keep` go into the table at
+ * the top of the stack, the rest are closed. The control buffer has room
+ * for MAXFDS of them, so none is left out of fds. A message whose
+ * descriptors the kernel could not all install (the process had no free
+ * descriptor: MSG_CTRUNC) says so with fds.dropped = true. */
+static void take_fds(lua_State *L, struct msghdr *m, int keep) {
+    int fds[MAXFDS];
+    size_t i, n = lsk_cmsg_fds(m->msg_control, (size_t)m->msg_controllen, fds, MAXFDS);
+    int got = 0;
+    for (i = 0; i < n; i++) {
+        if (got >= keep) {
+            lsk_close(fds[i]);
+            continue;
+        }
+#ifndef MSG_CMSG_CLOEXEC
+        fcntl(fds[i], F_SETFD, fcntl(fds[i], F_GETFD) | FD_CLOEXEC);
+#endif
+        lua_pushinteger(L, fds[i]);
+        lua_rawseti(L, -2, ++got);
+    }
+    if (m->msg_flags & MSG_CTRUNC) {
+        lua_pushboolean(L, 1);
+        lua_setfield(L, -2, "dropped");
     }
 }
 
@@ -201,7 +229,7 @@ int lsk_unix_recvmsg(lua_State *L, lsk_socket *s) {
     }
     /* The table exists before descriptors arrive: filling its array part
      * cannot fail and leave one open and unreported. */
-    lua_createtable(L, (int)maxfds, 0);
+    lua_createtable(L, (int)maxfds, 1); /* and room for "dropped" */
     if (lsk_buffer_prepare(b, (size_t)max) == 0)
         return luaL_error(L, "not enough memory for a %d-byte receive block", (int)max);
     lsk_deadline_init(&d, &s->st.tm, lsk_in_task(L));

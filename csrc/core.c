@@ -5,6 +5,8 @@
 #define _POSIX_C_SOURCE 200809L /* gethostname */
 
 #include <errno.h>
+#include <signal.h>
+#include <string.h>
 #include <sys/un.h>
 #include <unistd.h>
 
@@ -49,6 +51,28 @@ static int l_gethostname(lua_State *L) {
     return 1;
 }
 
+/* core._catch_signal(signo): an empty handler for signo, installed
+ * without SA_RESTART, as a host program may install one. A signal then
+ * interrupts every wait with EINTR instead of being ignored or killing
+ * the process: the specs use it to check that each kind of wait goes on
+ * with the time it has left. */
+static void on_signal(int signo) {
+    (void)signo;
+}
+
+static int l_catch_signal(lua_State *L) {
+    struct sigaction sa;
+    lua_Integer signo = luaL_checkinteger(L, 1);
+    if (signo <= 0 || signo >= 65 || signo == SIGKILL || signo == SIGSTOP)
+        return luaL_argerror(L, 1, "a signal that can be caught expected");
+    memset(&sa, 0, sizeof sa);
+    sa.sa_handler = on_signal;
+    sigemptyset(&sa.sa_mask);
+    if (sigaction((int)signo, &sa, NULL) != 0) return lsk_fail(L, errno, "sigaction");
+    lua_pushboolean(L, 1);
+    return 1;
+}
+
 /* core._methods(name): the method table of a class ("lsock.socket",
  * "lsock.tls") and its metatable, for the Lua layer's wrappers. */
 static int l_methods(lua_State *L) {
@@ -84,6 +108,7 @@ static const luaL_Reg functions[] = {
     {"_methods", l_methods},
     {"_ffi", lsk_ffi_table},
     {"_kwait", lsk_l_kwait},
+    {"_catch_signal", l_catch_signal},
     {NULL, NULL},
 };
 

@@ -251,7 +251,8 @@ static long gro_read(lua_State *L, lsk_socket *s, lsk_deadline *d, int *empty) {
     s->gro->seg = (size_t)r;
     for (c = CMSG_FIRSTHDR(&m); c != NULL; c = CMSG_NXTHDR(&m, c)) {
 #ifdef UDP_GRO
-        if (c->cmsg_level == SOL_UDP && c->cmsg_type == UDP_GRO) {
+        if (c->cmsg_level == SOL_UDP && c->cmsg_type == UDP_GRO &&
+            c->cmsg_len >= CMSG_LEN(sizeof(int))) {
             int seg;
             memcpy(&seg, CMSG_DATA(c), sizeof seg);
             if (seg > 0) s->gro->seg = (size_t)seg;

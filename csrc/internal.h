@@ -343,6 +343,11 @@ lsk_stream *lsk_tostream(lua_State *L, int idx);
 
 int lsk_unix_sendmsg(lua_State *L, lsk_socket *s);
 int lsk_unix_recvmsg(lua_State *L, lsk_socket *s);
+/* The descriptors of the SCM_RIGHTS messages in a recvmsg control buffer
+ * of len bytes (msg_control, msg_controllen): up to cap of them are stored
+ * in fds; returns how many. Every header length is checked against len,
+ * so any bytes at all are safe to walk (a fuzz target feeds it some). */
+size_t lsk_cmsg_fds(const void *control, size_t len, int *fds, size_t cap);
 int lsk_unix_peercred(lua_State *L, lsk_socket *s);
 int lsk_is_socket_file(lua_State *L); /* core._issocket(path) */
 

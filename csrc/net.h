@@ -36,10 +36,6 @@
 /* ---- clocks and deadlines (timeout.c) ------------------------------- */
 
 double lsk_monotime(void);
-/* A reading of the monotonic clock at or a little (a few milliseconds)
- * after now, cheaper than lsk_monotime: for timers that may fire late but
- * never early. */
-double lsk_monotime_late(void);
 double lsk_walltime(void);
 void lsk_sleep(double seconds);
 
@@ -60,6 +56,11 @@ typedef struct lsk_deadline {
 void lsk_deadline_init(lsk_deadline *d, const lsk_timeout *tm, int nowait);
 /* Milliseconds the next wait may last: -1 forever, 0 do not wait. */
 int lsk_deadline_ms(lsk_deadline *d);
+/* Milliseconds left of a block timeout of `block` seconds for a wait that
+ * began at `began` (monotonic seconds). For a wait a
+ * signal cut short: it goes on with what it has left, so that signals
+ * neither restart a block timeout nor end it early. */
+int lsk_block_left_ms(double block, double began);
 /* When the whole call must end (monotonic seconds), or -1 for never. */
 double lsk_deadline_end(const lsk_deadline *d);
 

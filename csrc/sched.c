@@ -281,7 +281,7 @@ static void park(sched *S, unsigned ti, long slot, int events, double limit, dou
             s->wwait = ti + 1;
         }
     }
-    if (limit > 0) timer_set(S, ti, (now < 0 ? lsk_monotime_late() : now) + limit);
+    if (limit > 0) timer_set(S, ti, (now < 0 ? lsk_monotime() : now) + limit);
 }
 
 /* The slot of st with at least `events` registered: 0, or an errno. */

@@ -238,15 +238,23 @@ static int kwait_expired(lsk_stream *st, int want, lsk_deadline *d, int *ms) {
     return KW_TIMEDOUT;
 }
 
+/* When a kernel wait under a block timeout begins (-1: no block timeout
+ * limits it), for kwait_interrupted. */
+static double kwait_began(const lsk_stream *st) {
+    return st->tm.total < 0 && st->tm.block > 0 ? lsk_monotime() : -1;
+}
+
 /* A signal interrupted a kernel wait (its timeout would start again):
- * KW_AGAIN, with *ms what a total timeout has left, or KW_TIMEDOUT when
- * nothing is left. A block timeout limits each wait: it starts again. */
-static int kwait_interrupted(lsk_stream *st, int want, lsk_deadline *d, int *ms) {
-    if (st->tm.total > 0 && (*ms = lsk_deadline_ms(d)) == 0) {
-        timed_out(st, want, d);
-        return KW_TIMEDOUT;
-    }
-    return KW_AGAIN;
+ * KW_AGAIN, with *ms the time left, or KW_TIMEDOUT when none is. A total
+ * timeout has what the call has left; a block timeout what the wait that
+ * began at `began` has left: a signal neither restarts nor ends it. */
+static int kwait_interrupted(lsk_stream *st, int want, lsk_deadline *d, double began, int *ms) {
+    if (st->tm.total > 0) *ms = lsk_deadline_ms(d);
+    else if (began >= 0) *ms = lsk_block_left_ms(st->tm.block, began);
+    else return KW_AGAIN; /* no limit */
+    if (*ms != 0) return KW_AGAIN;
+    timed_out(st, want, d);
+    return KW_TIMEDOUT;
 }
 
 /* A read brought r > 0 bytes into space bytes of room. */
@@ -262,6 +270,7 @@ static void took(lsk_stream *st, long r, size_t space) {
 static long fill(lua_State *L, lsk_stream *st, void *obj, size_t room,
                  lsk_deadline *d) {
     int kms = 0, kw = kwait_usable(st, d, &kms);
+    double began = -1;
     while (kw && (st->kwait == LSK_KW_ON || st->drained)) {
         /* One recv that returns data at once or waits for it. */
         size_t space;
@@ -272,6 +281,7 @@ static long fill(lua_State *L, lsk_stream *st, void *obj, size_t room,
         }
         space = lsk_buffer_prepare(&st->in, room);
         if (space == 0) luaL_error(L, "not enough memory for the receive buffer");
+        if (began < 0) began = kwait_began(st);
         r = lsk_recv_wait(st->fd, st->in.data + st->in.end, space);
         if (r > 0) {
             took(st, r, space);
@@ -280,7 +290,7 @@ static long fill(lua_State *L, lsk_stream *st, void *obj, size_t room,
         st->in.more = 0;
         lsk_buffer_release(&st->in);
         if (r == -EINTR) {
-            if (kwait_interrupted(st, LSK_WANT_READ, d, &kms) == KW_TIMEDOUT) return -ETIMEDOUT;
+            if (kwait_interrupted(st, LSK_WANT_READ, d, began, &kms) == KW_TIMEDOUT) return -ETIMEDOUT;
             continue;
         }
         if (r != -EAGAIN && r != -EWOULDBLOCK) return r;
@@ -612,6 +622,7 @@ int lsk_write_result(lua_State *L, lsk_stream *st, void *obj, int err, const cha
 static int send_run(lua_State *L, lsk_stream *st, void *obj, const char *data, size_t len,
                     size_t *done, lua_Integer i, lsk_deadline *d) {
     int kms = 0, kw = kwait_usable(st, d, &kms);
+    double began = -1;
     while (*done < len) {
         int want = LSK_WANT_WRITE, w;
         size_t step = len - *done < LSK_WRITE_STEP ? len - *done : LSK_WRITE_STEP;
@@ -622,9 +633,10 @@ static int send_run(lua_State *L, lsk_stream *st, void *obj, const char *data, s
                    kwait_arm(st, 1, kms)) {
             /* (a total timeout's time left shrinks: it is read again) */
             /* a send that waits in the kernel for room (see above) */
+            if (began < 0) began = kwait_began(st);
             r = lsk_send_wait(st->fd, data + *done, step);
             if (r == -EINTR) {
-                if (kwait_interrupted(st, LSK_WANT_WRITE, d, &kms) == KW_TIMEDOUT)
+                if (kwait_interrupted(st, LSK_WANT_WRITE, d, began, &kms) == KW_TIMEDOUT)
                     return send_timeout(L, i, *done);
                 continue;
             }
@@ -640,6 +652,11 @@ static int send_run(lua_State *L, lsk_stream *st, void *obj, const char *data, s
         if (r > 0) {
             *done += (size_t)r;
             st->sent += (unsigned long long)r;
+            if (began >= 0) {
+                /* progress: the next wait has the whole block timeout */
+                began = -1;
+                kms = lsk_deadline_ms(d);
+            }
             continue;
         }
         if (r == -EAGAIN || r == -EWOULDBLOCK) {

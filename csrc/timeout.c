@@ -16,23 +16,6 @@ double lsk_monotime(void) {
     return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
 }
 
-double lsk_monotime_late(void) {
-#ifdef CLOCK_MONOTONIC_COARSE
-    /* The coarse clock lags by at most its resolution, which is added, so
-     * the result is never before the precise clock's reading. */
-    static LSK_THREAD_LOCAL double res = -1; /* per thread: no shared write */
-    struct timespec ts;
-    if (res < 0) {
-        if (clock_getres(CLOCK_MONOTONIC_COARSE, &ts) != 0 || ts.tv_sec > 0) return lsk_monotime();
-        res = (double)ts.tv_nsec / 1e9;
-    }
-    if (clock_gettime(CLOCK_MONOTONIC_COARSE, &ts) != 0) return lsk_monotime();
-    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9 + res;
-#else
-    return lsk_monotime();
-#endif
-}
-
 double lsk_walltime(void) {
     struct timespec ts;
     clock_gettime(CLOCK_REALTIME, &ts);
@@ -74,6 +57,10 @@ static int to_ms(double s) {
     if (ms >= 2147483647.0) return 2147483647;
     r = (int)ms;
     return (double)r < ms ? r + 1 : r;
+}
+
+int lsk_block_left_ms(double block, double began) {
+    return to_ms(began + block - lsk_monotime());
 }
 
 int lsk_deadline_ms(lsk_deadline *d) {
