@@ -466,7 +466,9 @@ static void end_task(lua_State *L, sched *S, unsigned ti) {
     S->alive--;
 }
 
-/* "wait: <os text>": why the poller could not take a wait (WAKE_ERROR). */
+/* "wait: <os text>": why the poller could not take a wait (WAKE_ERROR),
+ * e.g. EEXIST: another object on the same descriptor waits already. The
+ * methods' results add the errno, as every failure does. */
 static void push_wait_error(lua_State *L, int err) {
     char msg[160];
     lsk_strerror(err, msg, sizeof msg);
@@ -486,7 +488,8 @@ static int finish_op(lua_State *L, sched *S, unsigned ti) {
     default:
         lua_pushnil(L);
         push_wait_error(L, t->nargs);
-        n = 2;
+        lua_pushinteger(L, t->nargs);
+        n = 3;
     }
     if (n < 0) {
         wait_stream(S, ti, st, 0);
@@ -510,7 +513,8 @@ static int finish_call(lua_State *L, sched *S, unsigned ti) {
     default:
         lua_pushnil(L);
         push_wait_error(L, t->nargs);
-        return 2;
+        lua_pushinteger(L, t->nargs);
+        return 3;
     }
     if (!lua_checkstack(co, nk) || !lua_checkstack(L, nk + LUA_MINSTACK))
         return luaL_error(L, "loop: stack overflow");

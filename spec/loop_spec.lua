@@ -344,6 +344,23 @@ describe("lsock.loop errors", function()
     assert.equal(2, tracebacks, "one traceback per error: " .. err)
     assert.is_nil(out:find("lsock.loop:", 1, true), "the errors went to stdout: " .. out)
   end)
+
+  it("answers nil, 'wait: ...', errno when the poller cannot take a wait", function()
+    -- Two objects on one descriptor (fromfd of another's getfd): the
+    -- kernel's poller takes a descriptor once, so the second to wait is
+    -- refused (EEXIST); the first waits as usual.
+    local a = unix_pair()
+    local other = assert(lsock.fromfd(a:getfd()))
+    a:settimeout(0.2)
+    other:settimeout(0.2)
+    local first, second
+    loop.spawn(function() first = pack(a:receive(1)) end)
+    loop.spawn(function() second = pack(other:receive(1)) end)
+    run_all()
+    other:detach() -- a keeps the descriptor
+    assert.same({ n = 3, nil, "timeout", "" }, first)
+    assert.same({ n = 3, nil, "wait: file exists", lsock.errno.EEXIST }, second)
+  end)
 end)
 
 describe("lsock.loop echo server", function()
