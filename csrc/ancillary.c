@@ -315,3 +315,14 @@ int lsk_is_socket_file(lua_State *L) {
     lua_pushboolean(L, S_ISSOCK(st.st_mode));
     return 1;
 }
+
+/* core._chmod(path, mode): a socket file's permissions, for unix_listen's
+ * `mode` (set between bind and listen: no client can connect before). */
+int lsk_chmod_socket_file(lua_State *L) {
+    const char *path = luaL_checkstring(L, 1);
+    lua_Integer mode = luaL_checkinteger(L, 2);
+    if (mode < 0 || mode > 07777) return luaL_argerror(L, 2, "mode from 0 to 07777 expected");
+    if (chmod(path, (mode_t)mode) < 0) return lsk_fail(L, errno, path);
+    lua_pushboolean(L, 1);
+    return 1;
+}

@@ -89,6 +89,7 @@ static const luaL_Reg functions[] = {
     {"udp", lsk_socket_udp},
     {"socketpair", lsk_socketpair},
     {"_issocket", lsk_is_socket_file},
+    {"_chmod", lsk_chmod_socket_file},
     {"poller", lsk_poller_new},
     {"_resolve", lsk_resolve},
     {"_scheduler", lsk_scheduler_new},

@@ -350,6 +350,7 @@ int lsk_unix_recvmsg(lua_State *L, lsk_socket *s);
 size_t lsk_cmsg_fds(const void *control, size_t len, int *fds, size_t cap);
 int lsk_unix_peercred(lua_State *L, lsk_socket *s);
 int lsk_is_socket_file(lua_State *L); /* core._issocket(path) */
+int lsk_chmod_socket_file(lua_State *L); /* core._chmod(path, mode) */
 
 #if defined(__GNUC__)
 #pragma GCC visibility pop

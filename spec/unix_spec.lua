@@ -381,6 +381,38 @@ describe("unix stream sockets refuse the datagram methods", function()
 end)
 
 describe("lsock.unix_listen and lsock.unix_connect", function()
+  -- The permission bits of a file, as octal text ("600").
+  local function mode_of(path)
+    return util.first_line("stat -c %a " .. util.quote(path))
+  end
+
+  it("sets the socket file's permissions with opts.mode, before anyone can connect", function()
+    for _, case in ipairs({ { "600", "600" }, { "0660", "660" }, { tonumber("640", 8), "640" } }) do
+      local p = new_path()
+      local srv = track(must(lsock.unix_listen(p, { mode = case[1] })))
+      assert.equal(case[2], mode_of(p))
+      assert.is_true(srv:getoption("acceptconn"))
+      local c = track(must(lsock.unix_connect(p)))
+      srv:settimeout(WAIT)
+      track(must(srv:accept()))
+      c:close()
+      srv:close()
+    end
+    local p = new_path()
+    track(must(lsock.unix_listen(p, { type = "dgram", mode = "620" })))
+    assert.equal("620", mode_of(p))
+  end)
+
+  it("raises for a mode that is not permissions, and for one on an abstract name", function()
+    for _, bad in ipairs({ "rw-------", "0800", "12345", -1, 512, 1.5, true }) do
+      assert.has_error(function() lsock.unix_listen(new_path(), { mode = bad }) end,
+        "bad argument #2 to 'unix_listen' (opts.mode: permissions from 0 to 0777 expected, "
+        .. "as an integer or a string of octal digits)")
+    end
+    assert.has_error(function() lsock.unix_listen("@lsock-mode-" .. os.time(), { mode = "600" }) end,
+      "bad argument #2 to 'unix_listen' (opts.mode: an abstract name has no permissions)")
+  end)
+
   it("listen on a stream socket by default, and unix_connect connects to it", function()
     local p = new_path()
     local srv = track(must(lsock.unix_listen(p)))

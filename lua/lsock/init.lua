@@ -270,13 +270,31 @@ local function in_use(path, why)
   return nil, ("unix_listen %s: address already in use%s"):format(path, why or ""), core.errno.EADDRINUSE
 end
 
+-- opts.mode: permissions as an integer (tonumber("600", 8)) or a string
+-- of octal digits ("600", "0660"); nil leaves them to the umask.
+local function check_mode(mode, path)
+  if mode == nil then return nil end
+  local m = type(mode) == "string" and mode:match("^0?[0-7][0-7][0-7]$") and tonumber(mode, 8)
+    or (type(mode) == "number" and mode >= 0 and mode <= 511 and mode % 1 == 0 and mode)
+  if not m then
+    error("bad argument #2 to 'unix_listen' (opts.mode: permissions from 0 to 0777 expected, "
+      .. "as an integer or a string of octal digits)", 3)
+  end
+  if path:sub(1, 1) == "@" then
+    error("bad argument #2 to 'unix_listen' (opts.mode: an abstract name has no permissions)", 3)
+  end
+  return m
+end
+
 -- A unix socket bound to `path`, listening unless it is a dgram socket. A
 -- socket file left by a server that died is replaced; a live socket, or a
--- file that is not a socket, is never removed.
+-- file that is not a socket, is never removed. opts.mode is set between
+-- bind and listen, so no client can connect before it holds.
 function lsock.unix_listen(path, opts)
   check_path(path, "unix_listen")
   opts = check_opts(opts, "unix_listen", 2)
   local stype = check_unix_type(opts.type, "unix_listen", 2)
+  local mode = check_mode(opts.mode, path)
   local sock, err, errno = core.socket("unix", stype)
   if not sock then return nil, err, errno end
   local ok
@@ -288,6 +306,13 @@ function lsock.unix_listen(path, opts)
       ok, err, errno = sock:bind(path)
     else
       return finish(sock, in_use(path, is_socket == false and " (not a socket)" or nil))
+    end
+  end
+  if ok and mode then
+    ok, err, errno = core._chmod(path, mode)
+    if not ok then
+      os.remove(path) -- the file is this call's own: nothing listens on it yet
+      err = "unix_listen " .. err
     end
   end
   if ok and stype ~= "dgram" then ok, err, errno = sock:listen(opts.backlog) end
