@@ -59,16 +59,37 @@ const char *lsk_type_name(int type) {
     return "unknown";
 }
 
-int lsk_check_port(lua_State *L, int idx) {
+/* An argument error at idx, named after `method` when one is given: a
+ * method's own name is right however it was called (the loop's wrappers
+ * and LuaJIT's FFI path call methods as plain functions); without one,
+ * as Lua names the call. */
+static int arg_error(lua_State *L, int idx, const char *method, const char *msg) {
+    if (method != NULL) return lsk_argerror(L, idx, method, msg);
+    return luaL_argerror(L, idx, msg);
+}
+
+static int check_port(lua_State *L, int idx, const char *method) {
     lua_Integer port = 0;
     if (!lsock_tointeger(L, idx, &port)) {
-        if (lua_type(L, idx) == LUA_TNUMBER)
-            luaL_argerror(L, idx, "port must be an integer");
-        luaL_argerror(L, idx, lua_pushfstring(L, "port expected, got %s",
-                                              luaL_typename(L, idx)));
+        if (lua_type(L, idx) == LUA_TNUMBER) arg_error(L, idx, method, "port must be an integer");
+        arg_error(L, idx, method, lua_pushfstring(L, "port expected, got %s", luaL_typename(L, idx)));
     }
-    if (port < 0 || port > 65535) luaL_argerror(L, idx, "port out of range");
+    if (port < 0 || port > 65535) arg_error(L, idx, method, "port out of range");
     return (int)port;
+}
+
+int lsk_check_port(lua_State *L, int idx) { return check_port(L, idx, NULL); }
+
+static const char *check_cstring(lua_State *L, int idx, const char *method, const char *what) {
+    size_t len;
+    const char *s = method != NULL ? lsk_checklstring(L, idx, method, &len) : luaL_checklstring(L, idx, &len);
+    if (memchr(s, '\0', len) != NULL)
+        arg_error(L, idx, method, lua_pushfstring(L, "%s contains a zero byte", what));
+    return s;
+}
+
+const char *lsk_check_cstring(lua_State *L, int idx, const char *what) {
+    return check_cstring(L, idx, NULL, what);
 }
 
 /* Fill out from a numeric address or the wildcard, without asking the
@@ -99,21 +120,37 @@ static int numeric_addr(int family, const char *host, int port, lsk_addr *out) {
     }
 }
 
-static int unix_addr(lua_State *L, int idx, lsk_addr *out) {
-    size_t len;
-    const char *path = luaL_checklstring(L, idx, &len);
-    struct sockaddr_un *sun = (struct sockaddr_un *)&out->ss;
-    int abstract = 0;
-    memset(out, 0, sizeof *out);
+/* "@name" is the abstract namespace (Linux). */
+static int is_abstract(const char *path, size_t len) {
 #ifdef __linux__
-    abstract = len > 0 && path[0] == '@';
+    return len > 0 && path[0] == '@';
+#else
+    (void)path;
+    (void)len;
+    return 0;
 #endif
-    /* A path needs its terminator; an abstract name has none. Never
-     * truncate: a shortened path would name another socket. */
-    if (len + (abstract ? 0 : 1) > sizeof sun->sun_path)
-        luaL_argerror(L, idx, "path too long for a unix socket");
-    if (!abstract && memchr(path, '\0', len) != NULL)
-        luaL_argerror(L, idx, "unix socket path contains a zero byte");
+}
+
+const char *lsk_addr_text_problem(int family, const char *text, size_t len) {
+    if (family == AF_UNIX) {
+        int abstract = is_abstract(text, len);
+        /* A path needs its terminator; an abstract name has none. Never
+         * truncate: a shortened path would name another socket. */
+        if (len + (abstract ? 0 : 1) > sizeof(((struct sockaddr_un *)0)->sun_path))
+            return "path too long for a unix socket";
+        if (!abstract && memchr(text, '\0', len) != NULL) return "unix socket path contains a zero byte";
+        return NULL;
+    }
+    return memchr(text, '\0', len) != NULL ? "address contains a zero byte" : NULL;
+}
+
+static int unix_addr(lua_State *L, int idx, const char *method, lsk_addr *out) {
+    size_t len;
+    const char *path = lsk_checklstring(L, idx, method, &len), *problem;
+    struct sockaddr_un *sun = (struct sockaddr_un *)&out->ss;
+    int abstract = is_abstract(path, len);
+    memset(out, 0, sizeof *out);
+    if ((problem = lsk_addr_text_problem(AF_UNIX, path, len)) != NULL) lsk_argerror(L, idx, method, problem);
     sun->sun_family = AF_UNIX;
     memcpy(sun->sun_path, path, len);
     if (abstract) {
@@ -139,7 +176,7 @@ static void push_gai_error(lua_State *L, const char *what, const char *name, int
 #ifdef AF_PACKET
 /* A packet socket's address is an interface, by name. */
 static int packet_addr(lua_State *L, int idx, const char *what, lsk_addr *out) {
-    const char *name = luaL_checkstring(L, idx);
+    const char *name = check_cstring(L, idx, what, "interface name");
     struct sockaddr_ll *sll = (struct sockaddr_ll *)&out->ss;
     unsigned index;
     memset(out, 0, sizeof *out);
@@ -162,16 +199,16 @@ int lsk_get_addr(lua_State *L, int idx, int family, int flags,
     struct addrinfo hints, *res = NULL;
     char portstr[8];
 
-    if (family == AF_UNIX) return unix_addr(L, idx, out);
+    if (family == AF_UNIX) return unix_addr(L, idx, what, out);
 #ifdef AF_PACKET
     if (family == AF_PACKET) return packet_addr(L, idx, what, out);
 #endif
     if (family != AF_INET && family != AF_INET6)
         return luaL_error(L, "%s: no addresses for a %s socket", what,
                           lsk_family_name(family));
-    host = luaL_checkstring(L, idx);
+    host = check_cstring(L, idx, what, "address");
     port = (flags & LSK_ADDR_NOPORT) && lua_isnoneornil(L, idx + 1)
-               ? 0 : lsk_check_port(L, idx + 1);
+               ? 0 : check_port(L, idx + 1, what);
     if (numeric_addr(family, host, port, out)) return 0;
 
     memset(&hints, 0, sizeof hints);
@@ -366,14 +403,14 @@ static int hint_name(lua_State *L, const char *field, const char *const names[],
 }
 
 void lsk_gai_args(lua_State *L, lsk_gai_query *q) {
-    const char *host = luaL_optstring(L, 1, NULL);
+    const char *host = lua_isnoneornil(L, 1) ? NULL : lsk_check_cstring(L, 1, "host");
     memset(q, 0, sizeof *q);
     q->family = AF_UNSPEC;
     if (lua_type(L, 2) == LUA_TNUMBER) {
         snprintf(q->portstr, sizeof q->portstr, "%d", lsk_check_port(L, 2));
         q->service = q->portstr;
     } else if (!lua_isnoneornil(L, 2)) {
-        q->service = luaL_checkstring(L, 2);
+        q->service = lsk_check_cstring(L, 2, "service");
     }
     if (host != NULL && strcmp(host, "*") == 0) {
         host = NULL;
@@ -446,7 +483,7 @@ int lsk_getaddrinfo(lua_State *L) {
 /* ---- lsock.getnameinfo(addr [, port [, flags]]) ----------------------- */
 
 int lsk_getnameinfo(lua_State *L) {
-    const char *addr = luaL_checkstring(L, 1);
+    const char *addr = lsk_check_cstring(L, 1, "address");
     int port = lua_isnoneornil(L, 2) ? 0 : lsk_check_port(L, 2);
     int flags = 0, err;
     lsk_addr a;

@@ -35,18 +35,18 @@ static int entry_fd(lua_State *L, int i) {
     lua_Integer fd;
     if (lua_type(L, -1) == LUA_TNUMBER) {
         if (!lsock_tointeger(L, -1, &fd) || fd < 0 || fd > 0x7fffffff)
-            luaL_argerror(L, 3, lua_pushfstring(L, "fds[%d]: descriptor out of range", i));
+            lsk_argerror(L, 3, "sendmsg", lua_pushfstring(L, "fds[%d]: descriptor out of range", i));
         return (int)fd;
     }
     {
         lsk_stream *st = lsk_tostream(L, -1);
         if (st != NULL) {
-            if (st->fd < 0) luaL_argerror(L, 3, lua_pushfstring(L, "fds[%d] is a closed socket", i));
+            if (st->fd < 0) lsk_argerror(L, 3, "sendmsg", lua_pushfstring(L, "fds[%d] is a closed socket", i));
             lsk_stream_share(st); /* the receiver holds it too */
             return st->fd;
         }
     }
-    return luaL_argerror(L, 3, lua_pushfstring(L, "fds[%d]: socket or descriptor expected, got %s",
+    return lsk_argerror(L, 3, "sendmsg", lua_pushfstring(L, "fds[%d]: socket or descriptor expected, got %s",
                                                i, luaL_typename(L, -1)));
 }
 
@@ -58,9 +58,9 @@ static int check_fds(lua_State *L, int fds[MAXFDS]) {
         lua_pop(L, 1);
         return 0;
     }
-    if (lua_type(L, -1) != LUA_TTABLE) luaL_argerror(L, 3, "field 'fds' must be an array");
+    if (lua_type(L, -1) != LUA_TTABLE) lsk_argerror(L, 3, "sendmsg", "field 'fds' must be an array");
     n = (int)lsock_rawlen(L, -1);
-    if (n > MAXFDS) luaL_argerror(L, 3, "too many descriptors (at most 253 in one message)");
+    if (n > MAXFDS) lsk_argerror(L, 3, "sendmsg", "too many descriptors (at most 253 in one message)");
     for (i = 0; i < n; i++) {
         lua_rawgeti(L, -1, i + 1);
         fds[i] = entry_fd(L, i + 1);
@@ -72,7 +72,7 @@ static int check_fds(lua_State *L, int fds[MAXFDS]) {
 
 int lsk_unix_sendmsg(lua_State *L, lsk_socket *s) {
     size_t len, sent = 0;
-    const char *data = luaL_checklstring(L, 2, &len);
+    const char *data = lsk_checklstring(L, 2, "sendmsg", &len);
     int fds[MAXFDS], nfds = 0, n;
     control_block ctl;
     lsk_addr a;
@@ -82,19 +82,23 @@ int lsk_unix_sendmsg(lua_State *L, lsk_socket *s) {
 
     memset(&m, 0, sizeof m);
     if (!lua_isnoneornil(L, 3)) {
-        luaL_checktype(L, 3, LUA_TTABLE);
+        lsk_checktable(L, 3, "sendmsg");
         nfds = check_fds(L, fds);
+        /* opts.path at the table's index (the table moves up, still
+         * holding the sockets whose descriptors go), so that an error in
+         * it names the options argument. */
+        lua_settop(L, 3);
         lua_getfield(L, 3, "path");
-        if (!lua_isnil(L, -1)) {
-            if ((n = lsk_get_addr(L, lua_gettop(L), AF_UNIX, 0, "sendmsg", &a)) != 0) return n;
+        lua_insert(L, 3);
+        if (!lua_isnil(L, 3)) {
+            if ((n = lsk_get_addr(L, 3, AF_UNIX, 0, "sendmsg", &a)) != 0) return n;
             m.msg_name = &a.ss;
             m.msg_namelen = a.len;
         }
-        lua_pop(L, 1);
     }
     /* A stream socket sends nothing, descriptors included, for no bytes. */
     if (nfds > 0 && len == 0 && s->type == SOCK_STREAM)
-        luaL_argerror(L, 2, "data must not be empty when descriptors go over a stream socket");
+        lsk_argerror(L, 2, "sendmsg", "data must not be empty when descriptors go over a stream socket");
     if (s->st.fd < 0) return lsk_closed_result(L);
     s->st.pending = 0;
     if (nfds > 0) {
@@ -309,7 +313,7 @@ int lsk_unix_peercred(lua_State *L, lsk_socket *s) {
  * that exists, nil, err, errno when nothing is there. unix_listen uses it
  * to tell a stale socket file from a file it must never remove. */
 int lsk_is_socket_file(lua_State *L) {
-    const char *path = luaL_checkstring(L, 1);
+    const char *path = lsk_check_cstring(L, 1, "unix socket path");
     struct stat st;
     if (lstat(path, &st) < 0) return lsk_fail(L, errno, path);
     lua_pushboolean(L, S_ISSOCK(st.st_mode));
@@ -319,7 +323,7 @@ int lsk_is_socket_file(lua_State *L) {
 /* core._chmod(path, mode): a socket file's permissions, for unix_listen's
  * `mode` (set between bind and listen: no client can connect before). */
 int lsk_chmod_socket_file(lua_State *L) {
-    const char *path = luaL_checkstring(L, 1);
+    const char *path = lsk_check_cstring(L, 1, "unix socket path");
     lua_Integer mode = luaL_checkinteger(L, 2);
     if (mode < 0 || mode > 07777) return luaL_argerror(L, 2, "mode from 0 to 07777 expected");
     if (chmod(path, (mode_t)mode) < 0) return lsk_fail(L, errno, path);

@@ -434,9 +434,9 @@ int lsk_msg_recvfrom(lua_State *L, lsk_socket *s) { return receive_one(L, s, 1);
 static int check_list(lua_State *L, const lsk_socket *s) {
     int is_unix = s->family == AF_UNIX, n, i;
     int need_port = (s->family == AF_INET || s->family == AF_INET6) && lsk_addr_flags(s) == 0;
-    luaL_checktype(L, 2, LUA_TTABLE);
+    lsk_checktable(L, 2, "sendmany");
     n = (int)lsock_rawlen(L, 2);
-    if (n > BATCH_MAX) luaL_argerror(L, 2, "too many datagrams (at most 1024)");
+    if (n > BATCH_MAX) lsk_argerror(L, 2, "sendmany", "too many datagrams (at most 1024)");
     for (i = 1; i <= n; i++) {
         int t;
         lua_rawgeti(L, 2, i);
@@ -444,20 +444,30 @@ static int check_list(lua_State *L, const lsk_socket *s) {
         if (t == LUA_TTABLE) {
             lua_getfield(L, -1, "data");
             if (lua_type(L, -1) != LUA_TSTRING)
-                luaL_argerror(L, 2, lua_pushfstring(L, "entry %d: field 'data' (a string) expected", i));
+                lsk_argerror(L, 2, "sendmany", lua_pushfstring(L, "entry %d: field 'data' (a string) expected", i));
             lua_getfield(L, -2, is_unix ? "path" : "addr");
             if (!lua_isnil(L, -1) && lua_type(L, -1) != LUA_TSTRING)
-                luaL_argerror(L, 2, lua_pushfstring(L, "entry %d: field '%s' must be a string", i,
+                lsk_argerror(L, 2, "sendmany", lua_pushfstring(L, "entry %d: field '%s' must be a string", i,
                                                     is_unix ? "path" : "addr"));
+            if (!lua_isnil(L, -1)) {
+                size_t len;
+                const char *text = lua_tolstring(L, -1, &len);
+                const char *problem = lsk_addr_text_problem(s->family, text, len);
+                if (problem != NULL)
+                    lsk_argerror(L, 2, "sendmany", lua_pushfstring(L, "entry %d: %s", i, problem));
+            }
             if (!lua_isnil(L, -1) && need_port) {
+                lua_Integer port;
                 lua_getfield(L, -3, "port");
                 if (lua_type(L, -1) != LUA_TNUMBER && lua_type(L, -1) != LUA_TSTRING)
-                    luaL_argerror(L, 2, lua_pushfstring(L, "entry %d: field 'port' expected", i));
+                    lsk_argerror(L, 2, "sendmany", lua_pushfstring(L, "entry %d: field 'port' expected", i));
+                if (!lsock_tointeger(L, -1, &port) || port < 0 || port > 65535)
+                    lsk_argerror(L, 2, "sendmany", lua_pushfstring(L, "entry %d: field 'port' out of range", i));
                 lua_pop(L, 1);
             }
             lua_pop(L, 2);
         } else if (t != LUA_TSTRING) {
-            luaL_argerror(L, 2, lua_pushfstring(L, "entry %d: string or table expected, got %s", i,
+            lsk_argerror(L, 2, "sendmany", lua_pushfstring(L, "entry %d: string or table expected, got %s", i,
                                                 luaL_typename(L, -1)));
         }
         lua_pop(L, 1);

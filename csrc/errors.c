@@ -34,6 +34,11 @@ const char *lsk_checklstring(lua_State *L, int arg, const char *method, size_t *
     return lua_tolstring(L, arg, len);
 }
 
+void lsk_checktable(lua_State *L, int arg, const char *method) {
+    if (lua_type(L, arg) != LUA_TTABLE)
+        lsk_argerror(L, arg, method, lua_pushfstring(L, "table expected, got %s", luaL_typename(L, arg)));
+}
+
 const char *lsk_optlstring(lua_State *L, int arg, const char *method, size_t *len) {
     if (lua_isnoneornil(L, arg)) {
         if (len != NULL) *len = 0;

@@ -157,6 +157,7 @@ int lsk_argerror(lua_State *L, int arg, const char *method, const char *msg);
 /* luaL_checklstring / luaL_optlstring ("" when none) with that message. */
 const char *lsk_checklstring(lua_State *L, int arg, const char *method, size_t *len);
 const char *lsk_optlstring(lua_State *L, int arg, const char *method, size_t *len);
+void lsk_checktable(lua_State *L, int arg, const char *method);
 /* Push nil, "timeout" / nil, "closed" and return 2. */
 int lsk_timeout_result(lua_State *L);
 int lsk_closed_result(lua_State *L);
@@ -207,6 +208,16 @@ int lsk_push_addr_port(lua_State *L, const struct sockaddr *sa, socklen_t len);
  * (LSK_HOST_TEXT bytes are enough): its port, or -1 for another family. */
 #define LSK_HOST_TEXT 64
 int lsk_inet_text(const struct sockaddr *sa, char *host, size_t len);
+/* A string argument that C reads up to its terminator (an address, a
+ * name, a path): one with a zero byte inside raises ("<what> contains a
+ * zero byte") rather than being cut short there, which would name
+ * something else. */
+const char *lsk_check_cstring(lua_State *L, int idx, const char *what);
+/* What is wrong with the text of an address for a family-socket (a unix
+ * path too long or with a zero byte, an inet address with a zero byte),
+ * or NULL: the checks lsk_get_addr raises for, for callers that name the
+ * error themselves. */
+const char *lsk_addr_text_problem(int family, const char *text, size_t len);
 /* getaddrinfo's arguments (host, service [, hints] at 1..3), read once,
  * and its results pushed as lsock.getaddrinfo returns them; resolve.c
  * runs the same query on a worker thread. The strings point into the

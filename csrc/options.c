@@ -112,10 +112,12 @@ static const option options[] = {
 };
 
 static const option *check_option(lua_State *L, int idx) {
-    const char *name = luaL_checkstring(L, idx);
-    size_t i;
+    size_t len, i;
+    const char *name = luaL_checklstring(L, idx, &len);
+    /* Lengths too: a name with a zero byte inside is no option's. */
     for (i = 0; i < sizeof options / sizeof options[0]; i++)
-        if (strcmp(options[i].name, name) == 0) return &options[i];
+        if (strlen(options[i].name) == len && memcmp(options[i].name, name, len) == 0)
+            return &options[i];
     luaL_argerror(L, idx, lua_pushfstring(L, "unknown option '%s'", name));
     return NULL;
 }
@@ -153,29 +155,55 @@ static int check_int(lua_State *L, int idx, const char *what) {
     return (int)v;
 }
 
-/* An IPv6 interface given as a name ("eth0") or an index. */
-static unsigned check_ifindex(lua_State *L, int idx) {
-    if (lua_type(L, idx) == LUA_TNUMBER) return (unsigned)check_int(L, idx, "interface index");
-    if (lua_type(L, idx) == LUA_TSTRING) {
-        unsigned i = if_nametoindex(lua_tostring(L, idx));
-        if (i == 0) luaL_argerror(L, idx, lua_pushfstring(L, "unknown interface '%s'", lua_tostring(L, idx)));
-        return i;
+/* The text of the string at idx, or NULL for another type or one with a
+ * zero byte inside (which no interface or address has). */
+static const char *c_text(lua_State *L, int idx) {
+    size_t len;
+    const char *s = lua_type(L, idx) == LUA_TSTRING ? lua_tolstring(L, idx, &len) : NULL;
+    return s != NULL && memchr(s, '\0', len) == NULL ? s : NULL;
+}
+
+/* An IPv6 interface given as a name ("eth0") or an index: the value at
+ * idx, which may be a table's field; errors name argument argn. */
+static unsigned check_ifindex(lua_State *L, int idx, int argn, const char *what) {
+    const char *name;
+    lua_Integer v;
+    if (lua_type(L, idx) == LUA_TNUMBER) {
+        if (!lsock_tointeger(L, idx, &v))
+            luaL_argerror(L, argn, lua_pushfstring(L, "%sinterface index must be an integer", what));
+        if (v < 0 || v > 2147483647)
+            luaL_argerror(L, argn, lua_pushfstring(L, "%sinterface index out of range", what));
+        return (unsigned)v;
     }
     if (lua_isnoneornil(L, idx)) return 0;
-    luaL_argerror(L, idx, "interface name or index expected");
+    if (lua_type(L, idx) == LUA_TSTRING && (name = c_text(L, idx)) == NULL)
+        luaL_argerror(L, argn, lua_pushfstring(L, "%sinterface name contains a zero byte", what));
+    if ((name = c_text(L, idx)) != NULL) {
+        unsigned i = if_nametoindex(name);
+        if (i == 0) luaL_argerror(L, argn, lua_pushfstring(L, "%sunknown interface '%s'", what, name));
+        return i;
+    }
+    luaL_argerror(L, argn, lua_pushfstring(L, "%sinterface name or index expected", what));
     return 0;
 }
 
-static void check_in_addr(lua_State *L, int idx, struct in_addr *a, const char *what) {
+/* An IPv4 address (or "*", or nil: any) at idx; errors name argument
+ * argn, `what` the option or field. */
+static void check_in_addr(lua_State *L, int idx, int argn, struct in_addr *a, const char *what) {
     const char *text;
     if (lua_isnoneornil(L, idx)) {
         a->s_addr = htonl(INADDR_ANY);
         return;
     }
-    text = luaL_checkstring(L, idx);
+    if (lua_type(L, idx) != LUA_TSTRING && lua_type(L, idx) != LUA_TNUMBER)
+        luaL_argerror(L, argn, lua_pushfstring(L, "%s: IPv4 address expected, got %s", what,
+                                               luaL_typename(L, idx)));
+    if ((text = c_text(L, idx)) == NULL && lua_type(L, idx) == LUA_TSTRING)
+        luaL_argerror(L, argn, lua_pushfstring(L, "%s: address contains a zero byte", what));
+    if (text == NULL) text = lua_tostring(L, idx); /* a number */
     if (strcmp(text, "*") == 0) a->s_addr = htonl(INADDR_ANY);
     else if (inet_pton(AF_INET, text, a) != 1)
-        luaL_argerror(L, idx, lua_pushfstring(L, "%s: IPv4 address expected, got '%s'", what, text));
+        luaL_argerror(L, argn, lua_pushfstring(L, "%s: IPv4 address expected, got '%s'", what, text));
 }
 
 int lsk_setoption(lua_State *L, lsk_socket *s) {
@@ -200,6 +228,10 @@ int lsk_setoption(lua_State *L, lsk_socket *s) {
         break;
     case OPT_INT:
         iv = check_int(L, 3, "integer");
+        /* The kernel reads a negative size as a huge one (the largest
+         * buffer it allows), which is never what a negative number meant. */
+        if (iv < 0 && o->level4 == SOL_SOCKET && (o->name4 == SO_RCVBUF || o->name4 == SO_SNDBUF))
+            luaL_argerror(L, 3, "buffer size must not be negative");
         break;
     case OPT_LINGER:
         if (lua_type(L, 3) == LUA_TBOOLEAN && !lua_toboolean(L, 3)) {
@@ -215,9 +247,9 @@ int lsk_setoption(lua_State *L, lsk_socket *s) {
         break;
     case OPT_MCAST_IF:
         if (s->family == AF_INET6) {
-            iv = (int)check_ifindex(L, 3);
+            iv = (int)check_ifindex(L, 3, 3, "");
         } else {
-            check_in_addr(L, 3, &in, "multicast_if");
+            check_in_addr(L, 3, 3, &in, "multicast_if");
             val = &in;
             len = sizeof in;
         }
@@ -227,18 +259,18 @@ int lsk_setoption(lua_State *L, lsk_socket *s) {
         luaL_checktype(L, 3, LUA_TTABLE);
         lua_getfield(L, 3, "group");
         lua_getfield(L, 3, "interface");
-        group = lua_tostring(L, -2);
+        group = c_text(L, -2);
         if (group == NULL) luaL_argerror(L, 3, "field 'group' (an address) expected");
         memset(&mreq, 0, sizeof mreq);
         if (s->family == AF_INET6) {
             if (inet_pton(AF_INET6, group, &mreq.m6.ipv6mr_multiaddr) != 1)
                 luaL_argerror(L, 3, "field 'group': IPv6 address expected");
-            mreq.m6.ipv6mr_interface = check_ifindex(L, -1);
+            mreq.m6.ipv6mr_interface = check_ifindex(L, -1, 3, "field 'interface': ");
             len = sizeof mreq.m6;
         } else {
             if (inet_pton(AF_INET, group, &mreq.m4.imr_multiaddr) != 1)
                 luaL_argerror(L, 3, "field 'group': IPv4 address expected");
-            check_in_addr(L, -1, &mreq.m4.imr_interface, "field 'interface'");
+            check_in_addr(L, -1, 3, &mreq.m4.imr_interface, "field 'interface'");
             len = sizeof mreq.m4;
         }
         lua_pop(L, 2);

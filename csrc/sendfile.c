@@ -15,6 +15,7 @@
 #include <pthread.h>
 #include <signal.h>
 #include <stdio.h>
+#include <string.h>
 #include <time.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -43,12 +44,15 @@ static int open_source(lua_State *L, src *f) {
     if (lua_type(L, 2) == LUA_TNUMBER) {
         lua_Integer fd;
         if (!lsock_tointeger(L, 2, &fd) || fd < 0 || fd > 0x7fffffff)
-            return luaL_argerror(L, 2, "a descriptor must be a non-negative integer");
+            return lsk_argerror(L, 2, "sendfile", "a descriptor must be a non-negative integer");
         f->fd = (int)fd;
         return 0;
     }
     if (lua_type(L, 2) == LUA_TSTRING) {
-        const char *path = lua_tostring(L, 2);
+        size_t len;
+        const char *path = lua_tolstring(L, 2, &len);
+        if (memchr(path, '\0', len) != NULL)
+            return lsk_argerror(L, 2, "sendfile", "path contains a zero byte");
         do {
             f->fd = open(path, O_RDONLY | O_CLOEXEC);
         } while (f->fd < 0 && errno == EINTR);
@@ -61,13 +65,13 @@ static int open_source(lua_State *L, src *f) {
     }
     if (luaL_testudata(L, 2, LUA_FILEHANDLE) != NULL) {
         if ((f->fp = lsock_tofile(L, 2)) == NULL)
-            return luaL_argerror(L, 2, "attempt to use a closed file");
+            return lsk_argerror(L, 2, "sendfile", "attempt to use a closed file");
         /* Bytes the handle wrote and still buffers belong to the file. */
         fflush(f->fp);
         f->fd = fileno(f->fp);
         return 0;
     }
-    return luaL_argerror(L, 2, lua_pushfstring(L, "file, path or descriptor expected, got %s",
+    return lsk_argerror(L, 2, "sendfile", lua_pushfstring(L, "file, path or descriptor expected, got %s",
                                                luaL_typename(L, 2)));
 }
 
@@ -140,9 +144,9 @@ int lsk_stream_sendfile(lua_State *L, lsk_stream *st, void *obj, int plain) {
     src f;
 
     if (!lua_isnoneornil(L, 3) && (!lsock_tointeger(L, 3, &offset) || offset < 0))
-        luaL_argerror(L, 3, "offset must be a non-negative integer");
+        lsk_argerror(L, 3, "sendfile", "offset must be a non-negative integer");
     if (!lua_isnoneornil(L, 4) && (!lsock_tointeger(L, 4, &count) || count < 0))
-        luaL_argerror(L, 4, "count must be a non-negative integer");
+        lsk_argerror(L, 4, "sendfile", "count must be a non-negative integer");
     if (st->fd < 0) return lsk_closed_result(L);
     if ((n = open_source(L, &f)) != 0) return n;
 

@@ -155,8 +155,8 @@ static int open_socket(lua_State *L, int family, int type, int protocol) {
 
 int lsk_socket_new(lua_State *L) {
     int family, type, protocol;
-    luaL_checkstring(L, 1);
-    luaL_checkstring(L, 2);
+    lsk_check_cstring(L, 1, "family");
+    lsk_check_cstring(L, 2, "type");
     family = lsk_check_family(L, 1, AF_INET);
     type = lsk_check_type(L, 2, SOCK_STREAM);
     protocol = check_protocol(L, 3, family);

@@ -22,6 +22,9 @@
 
 enum { PAT_LINE, PAT_LINE_EOL, PAT_ALL, PAT_COUNT, PAT_UNTIL };
 
+/* The most room a counted receive reserves ahead of the bytes it has. */
+#define READ_AHEAD_MAX ((size_t)16 << 20)
+
 /* The first place of d (dlen > 0 bytes) in p[0, len), or NULL. */
 static const char *find(const char *p, size_t len, const char *d, size_t dlen) {
     const char *end = p + len;
@@ -342,6 +345,15 @@ static long fill(lua_State *L, lsk_stream *st, void *obj, size_t room,
     }
 }
 
+/* Whether a delimiter that p[0, len) does not hold may still start at an
+ * index <= max (< len): p then ends with the first bytes of one there. */
+static int delim_may_start(const char *p, size_t len, size_t max, const char *delim, size_t dlen) {
+    size_t j = len >= dlen ? len - dlen + 1 : 0;
+    for (; j <= max && j < len; j++)
+        if (memcmp(p + j, delim, len - j) == 0) return 1;
+    return 0;
+}
+
 /* One try at receive: the results and their count, or -1 when it has to
  * wait and d says not to (a loop coroutine parks instead): then the prefix
  * has joined the buffered bytes, so the next try starts from them alone. */
@@ -390,8 +402,8 @@ static int receive_run(lua_State *L, lsk_stream *st, void *obj, const char *pref
                 return 1;
             }
             scanned = len;
-            /* Longer than max with no delimiter starting within it. */
-            if (has_max && len >= max + dlen) goto too_long;
+            /* Longer than max, and no delimiter can start within it. */
+            if (has_max && len > max && !delim_may_start(p, len, max, delim, dlen)) goto too_long;
         } else if (pat == PAT_COUNT) {
             if (plen >= count) {
                 lua_pushlstring(L, prefix, plen);
@@ -402,7 +414,12 @@ static int receive_run(lua_State *L, lsk_stream *st, void *obj, const char *pref
                 lsk_buffer_consume(&st->in, count - plen);
                 return 1;
             }
+            /* Room for the rest at once, up to READ_AHEAD_MAX: a count
+             * far beyond what comes (receive(2^40)) must not reserve it
+             * all before a byte has arrived; past it the buffer doubles
+             * as bytes come. */
             if (count - plen - len > room) room = count - plen - len;
+            if (room > READ_AHEAD_MAX) room = READ_AHEAD_MAX;
         } else if (has_max && plen + len > max) {
             goto too_long;
         }

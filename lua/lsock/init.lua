@@ -230,9 +230,13 @@ local function check_path(path, fname)
   if type(path) ~= "string" then
     error(("bad argument #1 to '%s' (path expected, got %s)"):format(fname, type(path)), 3)
   end
-  local limit = core._UNIX_PATH_MAX + (path:sub(1, 1) == "@" and 1 or 0)
+  local abstract = path:sub(1, 1) == "@"
+  local limit = core._UNIX_PATH_MAX + (abstract and 1 or 0)
   if #path > limit then
     error(("bad argument #1 to '%s' (path too long for a unix socket)"):format(fname), 3)
+  end
+  if not abstract and path:find("\0", 1, true) then
+    error(("bad argument #1 to '%s' (unix socket path contains a zero byte)"):format(fname), 3)
   end
 end
 
