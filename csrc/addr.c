@@ -402,11 +402,24 @@ static int hint_name(lua_State *L, const char *field, const char *const names[],
     return values[i];
 }
 
+/* Whether the value at idx is a string of decimal digits only. */
+static int all_digits(lua_State *L, int idx) {
+    size_t len, i;
+    const char *p;
+    if (lua_type(L, idx) != LUA_TSTRING) return 0;
+    p = lua_tolstring(L, idx, &len);
+    for (i = 0; i < len; i++)
+        if (p[i] < '0' || p[i] > '9') return 0;
+    return len > 0;
+}
+
 void lsk_gai_args(lua_State *L, lsk_gai_query *q) {
     const char *host = lua_isnoneornil(L, 1) ? NULL : lsk_check_cstring(L, 1, "host");
     memset(q, 0, sizeof *q);
     q->family = AF_UNSPEC;
-    if (lua_type(L, 2) == LUA_TNUMBER) {
+    if (lua_type(L, 2) == LUA_TNUMBER || all_digits(L, 2)) {
+        /* A number in a string too: the resolver would keep only its low
+         * 16 bits ("65536" would be port 0). */
         snprintf(q->portstr, sizeof q->portstr, "%d", lsk_check_port(L, 2));
         q->service = q->portstr;
     } else if (!lua_isnoneornil(L, 2)) {
@@ -482,6 +495,25 @@ int lsk_getaddrinfo(lua_State *L) {
 
 /* ---- lsock.getnameinfo(addr [, port [, flags]]) ----------------------- */
 
+/* A numeric address inet_pton does not read: an IPv6 one with its zone
+ * ("fe80::1%lo"), as getaddrinfo gives them; never a lookup. Returns 1
+ * when addr was one. */
+static int scoped_addr(const char *addr, int port, lsk_addr *out) {
+    struct addrinfo hints, *res = NULL;
+    memset(&hints, 0, sizeof hints);
+    hints.ai_family = AF_INET6;
+    hints.ai_flags = AI_NUMERICHOST;
+    if (strchr(addr, '%') == NULL || getaddrinfo(addr, NULL, &hints, &res) != 0 || res == NULL) return 0;
+    memset(out, 0, sizeof *out);
+    if (res->ai_addrlen <= sizeof out->ss) {
+        memcpy(&out->ss, res->ai_addr, res->ai_addrlen);
+        out->len = res->ai_addrlen;
+        ((struct sockaddr_in6 *)&out->ss)->sin6_port = htons((unsigned short)port);
+    }
+    freeaddrinfo(res);
+    return out->len > 0;
+}
+
 int lsk_getnameinfo(lua_State *L) {
     const char *addr = lsk_check_cstring(L, 1, "address");
     int port = lua_isnoneornil(L, 2) ? 0 : lsk_check_port(L, 2);
@@ -498,7 +530,7 @@ int lsk_getnameinfo(lua_State *L) {
         if (opt_bool(L, 3, "dgram")) flags |= NI_DGRAM;
     }
     if (!numeric_addr(AF_INET, addr, port, &a) &&
-        !numeric_addr(AF_INET6, addr, port, &a))
+        !numeric_addr(AF_INET6, addr, port, &a) && !scoped_addr(addr, port, &a))
         luaL_argerror(L, 1, "numeric address expected");
     err = getnameinfo((struct sockaddr *)&a.ss, a.len, host, sizeof host, serv,
                       sizeof serv, flags);

@@ -289,6 +289,11 @@ void lsk_socket_open(lua_State *L);   /* creates the metatable */
 int lsk_socket_new(lua_State *L);     /* lsock.socket(...) */
 int lsk_socket_tcp(lua_State *L);     /* lsock.tcp([family]) */
 int lsk_socket_fromfd(lua_State *L);  /* lsock.fromfd(fd, ...) */
+/* err (an errno value) says descriptors ran out (EMFILE, ENFILE): then
+ * sockets dropped without close() may hold the ones needed, so this
+ * collects them (a full collection) and returns 1: the caller tries once
+ * more. Otherwise 0. Every call that makes a descriptor goes through it. */
+int lsk_collected_for_fds(lua_State *L, int err);
 /* Push a socket object owning fd; raises only on memory exhaustion. */
 lsk_socket *lsk_socket_push(lua_State *L, int fd, int family, int type,
                             int protocol);

@@ -138,7 +138,8 @@ typedef struct lsk_buffer {
 } lsk_buffer;
 
 #define lsk_buffer_len(b) ((b)->end - (b)->start)
-#define lsk_buffer_head(b) ((b)->data + (b)->start)
+/* (No block, no offset: NULL + 0 is undefined behaviour in C.) */
+#define lsk_buffer_head(b) ((b)->data != NULL ? (const char *)(b)->data + (b)->start : "")
 
 void lsk_buffer_consume(lsk_buffer *b, size_t n);
 void lsk_buffer_free(lsk_buffer *b);

@@ -310,7 +310,9 @@ int lsk_poller_new(lua_State *L) {
     lua_pushcclosure(L, po_next, 2);
     lua_rawseti(L, -2, 3);
     lsock_setuservalue(L, -2);
-    if ((err = lsk_pollset_open(&p->ps, be, poller_forget)) != 0) return lsk_fail(L, err, "poller");
+    err = lsk_pollset_open(&p->ps, be, poller_forget);
+    if (lsk_collected_for_fds(L, err)) err = lsk_pollset_open(&p->ps, be, poller_forget);
+    if (err != 0) return lsk_fail(L, err, "poller");
     return 1;
 }
 static const luaL_Reg methods[] = {

@@ -108,7 +108,9 @@ int lsk_resolve(lua_State *L) {
         return luaL_error(L, "not enough memory");
     }
     q->rfd = q->wfd = -1;
-    if ((err = lsk_sys_socketpair(AF_UNIX, SOCK_STREAM, 0, fds)) != 0) {
+    err = lsk_sys_socketpair(AF_UNIX, SOCK_STREAM, 0, fds);
+    if (lsk_collected_for_fds(L, err)) err = lsk_sys_socketpair(AF_UNIX, SOCK_STREAM, 0, fds);
+    if (err != 0) {
         free(q->names);
         free(q);
         return lsk_fail(L, err, "getaddrinfo");

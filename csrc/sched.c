@@ -755,7 +755,9 @@ int lsk_scheduler_new(lua_State *L) {
     lua_newtable(L);
     lua_rawseti(L, -2, 1);
     lsock_setuservalue(L, -2);
-    if ((err = lsk_pollset_open(&S->ps, be, sched_forget)) != 0) return lsk_fail(L, err, "loop");
+    err = lsk_pollset_open(&S->ps, be, sched_forget);
+    if (lsk_collected_for_fds(L, err)) err = lsk_pollset_open(&S->ps, be, sched_forget);
+    if (err != 0) return lsk_fail(L, err, "loop");
     return 1;
 }
 

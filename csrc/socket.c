@@ -98,7 +98,11 @@ lsk_socket *lsk_socket_push(lua_State *L, int fd, int family, int type,
     return s;
 }
 
-static int is_fd_exhaustion(int err) { return err == EMFILE || err == ENFILE; }
+int lsk_collected_for_fds(lua_State *L, int err) {
+    if (err != EMFILE && err != ENFILE) return 0;
+    lsock_fullgc(L);
+    return 1;
+}
 
 static const char *const protocol_names[] = {"tcp", "udp", "icmp", "icmpv6", NULL};
 static const int protocol_values[] = {IPPROTO_TCP, IPPROTO_UDP, IPPROTO_ICMP,
@@ -141,12 +145,7 @@ static int check_protocol(lua_State *L, int idx, int family) {
 static int open_socket(lua_State *L, int family, int type, int protocol) {
     lsk_socket *s = lsk_socket_push(L, -1, family, type, protocol);
     int fd = lsk_sys_socket(family, type, protocol);
-    if (fd == -EMFILE || fd == -ENFILE) {
-        /* Sockets dropped without close() may hold the descriptors we
-         * need: collect them and try once more. */
-        lsock_fullgc(L);
-        fd = lsk_sys_socket(family, type, protocol);
-    }
+    if (lsk_collected_for_fds(L, -fd)) fd = lsk_sys_socket(family, type, protocol);
     if (fd < 0) return lsk_fail(L, -fd, "socket");
     s->st.fd = fd;
     lsk_stream_own(&s->st);
@@ -182,10 +181,7 @@ int lsk_socketpair(lua_State *L) {
     a = lsk_socket_push(L, -1, AF_UNIX, type, 0);
     b = lsk_socket_push(L, -1, AF_UNIX, type, 0);
     err = lsk_sys_socketpair(AF_UNIX, type, 0, fds);
-    if (err == EMFILE || err == ENFILE) {
-        lsock_fullgc(L);
-        err = lsk_sys_socketpair(AF_UNIX, type, 0, fds);
-    }
+    if (lsk_collected_for_fds(L, err)) err = lsk_sys_socketpair(AF_UNIX, type, 0, fds);
     if (err != 0) return lsk_fail(L, err, "socketpair");
     a->st.fd = fds[0];
     b->st.fd = fds[1];
@@ -337,9 +333,8 @@ static int accept_run(lua_State *L, lsk_socket *s, lsk_deadline *d) {
         len = sizeof ss;
         fd = lsk_sys_accept(s->st.fd, (struct sockaddr *)&ss, &len);
         if (fd >= 0) break;
-        if (is_fd_exhaustion(-fd) && !retried) {
+        if (!retried && lsk_collected_for_fds(L, -fd)) {
             retried = 1;
-            lsock_fullgc(L);
             continue;
         }
         if (fd == -EAGAIN || fd == -EWOULDBLOCK) {

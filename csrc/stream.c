@@ -447,6 +447,15 @@ static int receive_run(lua_State *L, lsk_stream *st, void *obj, const char *pref
 too_long: {
         size_t len = lsk_buffer_len(&st->in), take = max > plen ? max - plen : 0;
         if (take > len) take = len;
+        if (plen > max) {
+            /* The prefix alone is longer (a line's partial result may hold
+             * one byte more: a CR that an LF would have dropped). Its rest
+             * goes back before the buffered bytes, so that the answer is
+             * the one the same bytes give in one piece. */
+            if (!lsk_buffer_prepend(&st->in, prefix + max, plen - max))
+                luaL_error(L, "not enough memory for the receive buffer");
+            plen = max;
+        }
         return partial_result(L, st, "too long", prefix, plen, take);
     }
 }

@@ -18,6 +18,10 @@ describe("descriptor exhaustion", function()
     assert.equal("opened 1000", run_limited("drop"))
   end)
 
+  it("collects dropped sockets for pollers and the loop's name lookups too", function()
+    assert.equal("pollers 100, lookups 100", run_limited("others"))
+  end)
+
   it("reports EMFILE as a value when every socket is still held", function()
     local out = run_limited("hold")
     assert.matches("^failed at %d+: socket: too many open files %(" .. lsock.errno.EMFILE .. "%)$", out)

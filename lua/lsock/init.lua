@@ -145,7 +145,8 @@ function lsock.connect(host, port, opts)
     return sock
   end
   local deadline = opts.timeout and core.monotime() + opts.timeout
-  local poller = assert(core.poller())
+  local poller, perr, perrno = core.poller()
+  if not poller then return nil, perr, perrno end
   local pending, npending, next_i, next_at = {}, 0, 1, 0
   local errno
   err = "connect " .. host .. ": no address"
