@@ -71,7 +71,12 @@ static int arg_error(lua_State *L, int idx, const char *method, const char *msg)
 static int check_port(lua_State *L, int idx, const char *method) {
     lua_Integer port = 0;
     if (!lsock_tointeger(L, idx, &port)) {
-        if (lua_type(L, idx) == LUA_TNUMBER) arg_error(L, idx, method, "port must be an integer");
+        if (lua_isnumber(L, idx)) {
+            /* a number, or a numeric string, that is no Lua integer */
+            lua_Number n = lua_tonumber(L, idx);
+            if (n < 0 || n > 65535) arg_error(L, idx, method, "port out of range");
+            arg_error(L, idx, method, "port must be an integer");
+        }
         arg_error(L, idx, method, lua_pushfstring(L, "port expected, got %s", luaL_typename(L, idx)));
     }
     if (port < 0 || port > 65535) arg_error(L, idx, method, "port out of range");

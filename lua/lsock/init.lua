@@ -70,7 +70,9 @@ function lsock.getaddrinfo(host, service, hints)
   if not in_loop() then return core.getaddrinfo(host, service, hints) end
   local q, err, errno = core._resolve(host, service, hints)
   if not q then return nil, err, errno end
-  wait_readable(q:getfd(), nil)
+  local why = wait_readable(q:getfd(), nil)
+  -- (the loop could not wait for the answer: say so, not "timeout")
+  if why and why ~= "ready" then return nil, "getaddrinfo: " .. why end
   return q:result()
 end
 

@@ -137,9 +137,14 @@ end
 -- lsock.connect races its attempts on a poller of its own, and name
 -- lookups answer on a descriptor: inside a coroutine they yield until
 -- that descriptor is readable.
+-- Returns nil, or the reason the wait ended ("ready", "timeout", or
+-- "wait: ..." when the loop could not take it).
 require("lsock")._set_waiter(function(fd, limit)
-  if not intask() then return core.select({ fd }, nil, limit) end
-  yield(fd, limit)
+  if not intask() then
+    core.select({ fd }, nil, limit)
+    return nil
+  end
+  return yield(fd, limit)
 end, intask)
 
 -- ---- running ----------------------------------------------------------------
