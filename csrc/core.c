@@ -60,15 +60,38 @@ static void on_signal(int signo) {
     (void)signo;
 }
 
+/* The handler lives in this library, which lua_close unloads: a signal
+ * that came after that would jump into nothing. So the state that caught
+ * it ignores those signals from its close on (a finalizer kept in the
+ * registry runs before the library goes). */
+static int release_signals(lua_State *L) {
+    int *caught = (int *)lua_touserdata(L, 1), i;
+    for (i = 1; i < 65; i++)
+        if (caught[i]) signal(i, SIG_IGN);
+    return 0;
+}
+
 static int l_catch_signal(lua_State *L) {
     struct sigaction sa;
+    int *caught;
     lua_Integer signo = luaL_checkinteger(L, 1);
     if (signo <= 0 || signo >= 65 || signo == SIGKILL || signo == SIGSTOP)
         return luaL_argerror(L, 1, "a signal that can be caught expected");
+    lua_getfield(L, LUA_REGISTRYINDEX, "lsock.caught_signals");
+    if ((caught = (int *)lua_touserdata(L, -1)) == NULL) {
+        caught = (int *)lua_newuserdata(L, 65 * sizeof *caught);
+        memset(caught, 0, 65 * sizeof *caught);
+        lua_newtable(L);
+        lua_pushcfunction(L, release_signals);
+        lua_setfield(L, -2, "__gc");
+        lua_setmetatable(L, -2);
+        lua_setfield(L, LUA_REGISTRYINDEX, "lsock.caught_signals");
+    }
     memset(&sa, 0, sizeof sa);
     sa.sa_handler = on_signal;
     sigemptyset(&sa.sa_mask);
     if (sigaction((int)signo, &sa, NULL) != 0) return lsk_fail(L, errno, "sigaction");
+    caught[signo] = 1;
     lua_pushboolean(L, 1);
     return 1;
 }
