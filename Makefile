@@ -6,6 +6,9 @@
 #   make demo            install what is missing, build, run the examples
 #   make test            install what is missing, run every spec on every Lua
 #   make bench           benchmarks against LuaSocket and a C baseline
+#   make soak            the loop echo server under 2,000 clients for 60 s
+#                        (SOAK_SECONDS, SOAK_CLIENTS, SOAK_SEED to change)
+#   make fuzz            every fuzz target for FUZZ_SECONDS (60) each (clang)
 #   make embed           build/$(LUA)/embed-host, the C host of examples/embed
 #   make install         install for $(LUA) under $(PREFIX)
 
@@ -33,7 +36,7 @@ OBJ := $(patsubst csrc/%.c,$(OUT)/obj/%.o,$(SRC))
 SO  := $(OUT)/lsock/core.so
 LIB := $(OUT)/liblsock.a
 
-.PHONY: all deps demo test bench lint install clean embed
+.PHONY: all deps demo test bench soak fuzz lint install clean embed
 
 all: $(SO) $(LIB)
 
@@ -91,8 +94,22 @@ bench: deps
 	@$(MAKE) --no-print-directory LUA=luajit all   # lsock (LuaJIT) columns
 	LUA=$(LUA) bash bench/run.sh
 
+# The soak's supervisor needs no lsock: it runs on lua5.4 and starts the
+# server and the clients on $(LUA).
+SOAK_SECONDS ?= 60
+SOAK_CLIENTS ?= 2000
+soak: deps
+	@$(MAKE) --no-print-directory LUA=$(LUA) all
+	lua5.4 scripts/soak.lua --seconds $(SOAK_SECONDS) --clients $(SOAK_CLIENTS) \
+		$(if $(SOAK_SEED),--seed $(SOAK_SEED)) --lua $(LUA) --cpath $(OUT)
+
+FUZZ_SECONDS ?= 60
+fuzz:
+	@sh scripts/deps.sh fuzz
+	sh fuzz/run.sh $(FUZZ_SECONDS)
+
 lint:
-	luacheck lua spec examples bench types scripts
+	luacheck lua spec examples bench types scripts fuzz
 
 # The module and the Lua files for $(LUA); liblsock.a and lsock.h for C
 # hosts (the archive is $(LUA)'s: installing for another Lua replaces it).

@@ -1,6 +1,7 @@
 #!/bin/sh
 # Install what building, testing and benchmarking lsock needs, from
-# Debian's archive. Quiet and quick when everything is already there.
+# Debian's archive (with the argument "fuzz": fuzzing too). Quiet and
+# quick when everything is already there.
 set -eu
 
 PACKAGES="gcc make pkg-config libssl-dev valgrind
@@ -8,6 +9,8 @@ lua5.1 lua5.2 lua5.3 lua5.4 luajit
 liblua5.1-0-dev liblua5.2-dev liblua5.3-dev liblua5.4-dev libluajit-5.1-dev
 lua-busted lua-check luarocks lua-socket lua-sec
 iproute2 procps util-linux lua-cqueues openssl curl"
+# `make fuzz` also needs clang and its libFuzzer runtime.
+if [ "${1:-}" = fuzz ]; then PACKAGES="$PACKAGES clang libclang-rt-14-dev"; fi
 
 missing=""
 for p in $PACKAGES; do
