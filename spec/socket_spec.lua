@@ -59,6 +59,13 @@ describe("lsock module", function()
     assert.is_true(#name > 0)
     if f then assert.equal(f:read("*l"), name) f:close() end
   end)
+
+  it("gives the C library's own text of an errno (core._strerror, for the LuaSocket face)", function()
+    local core = require "lsock.core"
+    assert.equal("Bad file descriptor", core._strerror(lsock.errno.EBADF))
+    assert.equal("Connection refused", core._strerror(lsock.errno.ECONNREFUSED))
+    assert.has_error(function() core._strerror("x") end)
+  end)
 end)
 
 describe("socket creation", function()
