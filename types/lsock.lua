@@ -50,6 +50,7 @@
 ---@class lsock.unixlistenopts
 ---@field type? lsock.unixtype     "stream" (default), "dgram" (bound, not listening) or "seqpacket"
 ---@field backlog? integer
+---@field mode? integer|string     the socket file's permissions (`"600"`), set before listen
 
 ---@class lsock.hints
 ---@field family? lsock.inetfamily

@@ -264,7 +264,8 @@ function socket:sendmsg(data, opts) end
 ---and seqpacket sockets, with a third result `true` when it was longer)
 ---and the descriptors that came with them (close-on-exec integers; wrap
 ---one with `lsock.fromfd`). Beyond `maxfds` (default 16, 0..253) they are
----closed. Unix sockets.
+---closed. `fds.dropped` is `true` when the kernel dropped some because this
+---process had no free descriptor (the bytes still arrive). Unix sockets.
 ---@param max? integer
 ---@param maxfds? integer
 ---@return string? data

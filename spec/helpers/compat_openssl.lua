@@ -27,8 +27,10 @@ end
 -- closed) with the certificate `item` of C (default C.server, the
 -- localhost one) and the extra arguments `args`, waited for until it
 -- prints ACCEPT (50 lines at most). Returns { port =, stop = }; raises
--- "setup failed: ..." if it did not start.
-function M.s_server(C, args, item)
+-- "setup failed: ..." if it did not start. Another process may take the
+-- port between its closing and s_server's bind: then it tries another
+-- (five times at most).
+local function s_server_once(C, args, item)
   item = item or C.server
   local port = free_port()
   local cmd = ("echo $$; exec env -u LD_PRELOAD timeout 20 openssl s_server -accept 127.0.0.1:%d " ..
@@ -57,9 +59,19 @@ function M.s_server(C, args, item)
   end
   running[#running + 1] = h
   if seen[#seen] ~= "ACCEPT" then
-    error("setup failed: openssl s_server did not start:\n" .. h.stop(), 2)
+    local out = h.stop()
+    if out:find("Address already in use", 1, true) then return h, true end
+    error("setup failed: openssl s_server did not start:\n" .. out, 3) -- M.s_server's caller
   end
   return h
+end
+
+function M.s_server(C, args, item)
+  for _ = 1, 5 do
+    local h, taken = s_server_once(C, args, item)
+    if not taken then return h end
+  end
+  error("setup failed: openssl s_server found its port taken five times", 2)
 end
 
 --- `openssl s_client` to 127.0.0.1:port trusting the test CA, sending
