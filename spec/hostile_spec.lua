@@ -207,6 +207,24 @@ describe("an endless line from the network", function()
 end)
 
 --------------------------------------------------------------------------
+describe("a count far beyond what comes", function()
+  it("reserves at most 16 MiB ahead of the bytes that came, and raises nothing", function()
+    local a, b = util.socketpair()
+    track(a)
+    track(b)
+    b:settimeout(0.05)
+    assert(a:send("abc"))
+    for _, n in ipairs({ 2 ^ 40, 2 ^ 52, 1e15 }) do
+      local data, err, partial = b:receive(n)
+      assert.same({ nil, "timeout" }, { data, err })
+      assert.equal("abc", partial)
+      local buffer = select(4, b:getstats())
+      assert.is_true(buffer <= 16 * 2 ^ 20 + 65536, "the receive buffer holds " .. buffer .. " bytes")
+      assert(a:send(partial)) -- the bytes go round again for the next count
+    end
+  end)
+end)
+
 describe("malformed addresses", function()
 
   it("are runtime failures of bind when numeric but not local, with the address read", function()
