@@ -17,11 +17,12 @@ skipped=0
 pass() { passed=$((passed + 1)); echo "ok: $1"; }
 fail() { failed=$((failed + 1)); echo "FAILED: $1"; }
 
-# run_busted NAME LUA CPATH_DIR [env...]: one busted run, TAP counted.
-run_busted() {
+# run_specs NAME LUA CPATH_DIR [env...]: one busted run into $LOG/NAME.tap
+# (its exit status into $LOG/NAME.rc); report_specs NAME counts it. The
+# two are apart so that a run can go on in the background meanwhile.
+run_specs() {
     name=$1 lua=$2 dir=$3
     shift 3
-    echo "== specs on $name"
     specs=""
     for kv in "$@"; do
         case $kv in LSOCK_SPECS=*) specs=${kv#LSOCK_SPECS=} ;; esac
@@ -29,7 +30,19 @@ run_busted() {
     # shellcheck disable=SC2086
     env "$@" LSOCK_LUA="$lua" LUA_CPATH="$dir/?.so;;" \
         "$lua" /usr/bin/busted -o TAP $specs >"$LOG/$name.tap" 2>&1
-    rc=$?
+    echo $? >"$LOG/$name.rc"
+}
+
+# run_busted NAME LUA CPATH_DIR [env...]: one busted run, TAP counted.
+run_busted() {
+    echo "== specs on $1"
+    run_specs "$@"
+    report_specs "$1"
+}
+
+report_specs() {
+    name=$1
+    rc=$(cat "$LOG/$name.rc")
     # Show each failure with its diagnostics, nothing for passing specs.
     awk '/^not ok/ { show = 1; print; next }
          /^ok / || /^# [^ ]+_spec\.lua @ [0-9]+: / { show = 0 }
@@ -52,21 +65,80 @@ run_busted() {
     fi
 }
 
-# LSOCK_FULL=1 on Lua 5.4 sizes the fault and resource specs as the
-# project promises: 1 GiB through TCP, unix and TLS checked by digests,
-# 100,000 create/close cycles of every object. Elsewhere they run smaller
+# The fault and resource specs at the size the project promises (1 GiB
+# through TCP, unix and TLS checked by digests, 100,000 create/close
+# cycles of every object: LSOCK_FULL=1) run once, on Lua 5.4, in a busted
+# run of their own that goes on in the background while the next Lua's
+# suite runs (the suites are mostly waiting). The suites run them smaller
 # (64 MiB, 10,000: their `it` names say which).
+full_job=
 for v in $VERSIONS; do
     if make --no-print-directory -s LUA="$v" all >"$LOG/build-$v.log" 2>&1; then
         pass "build for $v (-Wall -Wextra -Werror)"
-        full=0
-        [ "$v" = lua5.4 ] && full=1
-        run_busted "$v" "$v" "build/$v" LSOCK_FULL=$full
+        if [ "$v" = lua5.4 ]; then
+            run_specs lua5.4-full lua5.4 build/lua5.4 LSOCK_FULL=1 \
+                LSOCK_SPECS="spec/fault_spec.lua spec/resources_spec.lua" &
+            full_job=$!
+        fi
+        run_busted "$v" "$v" "build/$v"
     else
         fail "build for $v"
         cat "$LOG/build-$v.log"
     fi
 done
+
+# LeakSanitizer cannot run on every machine (not under ptrace-based
+# sandboxes), so leaks and invalid accesses are checked with valgrind
+# memcheck: every definite or indirect leak and every invalid access fails.
+# No suppression is needed: OpenSSL's and the interpreters' allocations
+# that live until exit are "still reachable", which is not counted.
+#
+# The whole suite under valgrind would take longer than the rest of make
+# test together, so it runs the set in scripts/valgrind_set.sh: the specs
+# and examples that between them reach every C function the whole suite
+# reaches (scripts/coverage.sh compares the two with gcov and names any
+# function the set misses), on Lua 5.4, and the FFI path on LuaJIT.
+# Processes the specs start (peers, children under a descriptor limit)
+# run natively: what only they reach is run here directly.
+#
+# It runs in the background, beside the runs that follow (they are mostly
+# waiting, valgrind is not), and is counted after the fuzz replay.
+valgrind_set() {
+    . scripts/valgrind_set.sh
+    VALGRIND="valgrind -q --leak-check=full --errors-for-leak-kinds=definite,indirect --error-exitcode=9"
+    vg_ok=1
+    : >"$LOG/valgrind.log"
+    vg_run() {
+        echo "== valgrind: $*" >>"$LOG/valgrind.log"
+        "$@" >>"$LOG/valgrind.log" 2>&1 || { vg_ok=0; echo "== FAILED: $*" >>"$LOG/valgrind.log"; }
+    }
+    for ex in $VG_EXAMPLES; do
+        vg_run env LUA_PATH='lua/?.lua;lua/?/init.lua;;' LUA_CPATH='build/lua5.4/?.so;;' \
+            $VALGRIND lua5.4 "$ex"
+    done
+    # shellcheck disable=SC2086
+    vg_run env LSOCK_LUA=lua5.4 LUA_CPATH='build/lua5.4/?.so;;' LSOCK_CYCLES=200 \
+        $VALGRIND lua5.4 /usr/bin/busted -o TAP $VG_SPECS
+    # shellcheck disable=SC2086
+    vg_run env LSOCK_LUA=lua5.4 LUA_CPATH='build/lua5.4/?.so;;' \
+        $VALGRIND lua5.4 /usr/bin/busted -o TAP $VG_FAULT_FILTERS spec/fault_spec.lua
+    for mode in drop hold; do
+        vg_run sh -c "ulimit -n 64 && LUA_PATH='lua/?.lua;lua/?/init.lua;spec/?.lua;;' \
+            LUA_CPATH='build/lua5.4/?.so;;' $VALGRIND lua5.4 spec/helpers/exhaust.lua $mode"
+    done
+    # shellcheck disable=SC2086
+    vg_run env LSOCK_LUA=luajit LUA_CPATH='build/luajit/?.so;;' \
+        $VALGRIND luajit /usr/bin/busted -o TAP $VG_FFI_SPECS
+    echo "$vg_ok" >"$LOG/valgrind.ok"
+}
+valgrind_set &
+vg_job=$!
+
+if [ -n "$full_job" ]; then
+    wait "$full_job"
+    echo "== full-size fault and resource specs on lua5.4 (LSOCK_FULL=1)"
+    report_specs lua5.4-full
+fi
 
 # LuaJIT's hot stream methods go through the FFI (lua/lsock/ffi.lua) by
 # default, as the run above had them; the whole suite again with that
@@ -120,45 +192,10 @@ else
     tail -n 30 "$LOG/fuzz-replay.log"
 fi
 
-# LeakSanitizer cannot run on every machine (not under ptrace-based
-# sandboxes), so leaks and invalid accesses are checked with valgrind
-# memcheck: every definite or indirect leak and every invalid access fails.
-# No suppression is needed: OpenSSL's and the interpreters' allocations
-# that live until exit are "still reachable", which is not counted.
-#
-# The whole suite under valgrind would take longer than the rest of make
-# test together, so it runs the set in scripts/valgrind_set.sh: the specs
-# and examples that between them reach every C function the whole suite
-# reaches (scripts/coverage.sh compares the two with gcov and names any
-# function the set misses), on Lua 5.4, and the FFI path on LuaJIT.
-# Processes the specs start (peers, children under a descriptor limit)
-# run natively: what only they reach is run here directly.
+# The valgrind run (started in the background above) ends here.
+wait "$vg_job"
 . scripts/valgrind_set.sh
-VALGRIND="valgrind -q --leak-check=full --errors-for-leak-kinds=definite,indirect --error-exitcode=9"
-vg_ok=1
-: >"$LOG/valgrind.log"
-vg_run() {
-    echo "== valgrind: $*" >>"$LOG/valgrind.log"
-    "$@" >>"$LOG/valgrind.log" 2>&1 || { vg_ok=0; echo "== FAILED: $*" >>"$LOG/valgrind.log"; }
-}
-for ex in $VG_EXAMPLES; do
-    vg_run env LUA_PATH='lua/?.lua;lua/?/init.lua;;' LUA_CPATH='build/lua5.4/?.so;;' \
-        $VALGRIND lua5.4 "$ex"
-done
-# shellcheck disable=SC2086
-vg_run env LSOCK_LUA=lua5.4 LUA_CPATH='build/lua5.4/?.so;;' LSOCK_CYCLES=200 \
-    $VALGRIND lua5.4 /usr/bin/busted -o TAP $VG_SPECS
-# shellcheck disable=SC2086
-vg_run env LSOCK_LUA=lua5.4 LUA_CPATH='build/lua5.4/?.so;;' \
-    $VALGRIND lua5.4 /usr/bin/busted -o TAP $VG_FAULT_FILTERS spec/fault_spec.lua
-for mode in drop hold; do
-    vg_run sh -c "ulimit -n 64 && LUA_PATH='lua/?.lua;lua/?/init.lua;spec/?.lua;;' \
-        LUA_CPATH='build/lua5.4/?.so;;' $VALGRIND lua5.4 spec/helpers/exhaust.lua $mode"
-done
-# shellcheck disable=SC2086
-vg_run env LSOCK_LUA=luajit LUA_CPATH='build/luajit/?.so;;' \
-    $VALGRIND luajit /usr/bin/busted -o TAP $VG_FFI_SPECS
-if [ "$vg_ok" = 1 ]; then
+if [ "$(cat "$LOG/valgrind.ok")" = 1 ]; then
     pass "valgrind: no leak, no invalid access (scripts/valgrind_set.sh: $(echo $VG_SPECS spec/fault_spec.lua | wc -w) spec files and $(echo $VG_EXAMPLES | wc -w) examples on lua5.4, descriptor exhaustion, the FFI path on luajit)"
 else
     fail "valgrind (see $LOG/valgrind.log)"
