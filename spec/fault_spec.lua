@@ -170,18 +170,9 @@ local function run_all()
   assert.equal(0, loop.count())
 end
 
--- A coroutine counting ticks of 0.01 s until t.stop is set (3,000 at most):
--- a call that waited in the loop let it run.
-local function ticker()
-  local t = { ticks = 0, stop = false }
-  loop.spawn(function()
-    while not t.stop and t.ticks < 3000 do
-      loop.sleep(0.01)
-      t.ticks = t.ticks + 1
-    end
-  end)
-  return t
-end
+-- A ticker of 0.01 s (3,000 ticks at most): a call that waited in the
+-- loop let it run.
+local function ticker() return util.ticker(3000) end
 
 -- `fn` run in a loop coroutine (with a ticker beside it), `others` (a list
 -- of functions, may be nil) in coroutines of their own; returns fn's results

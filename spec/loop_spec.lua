@@ -84,17 +84,8 @@ local function run_all(limit)
   assert.equal(0, loop.count())
 end
 
--- A coroutine counting ticks of 0.01 s until t.stop is set (1,000 at most).
-local function ticker()
-  local t = { ticks = 0, stop = false }
-  loop.spawn(function()
-    while not t.stop and t.ticks < 1000 do
-      loop.sleep(0.01)
-      t.ticks = t.ticks + 1
-    end
-  end)
-  return t
-end
+-- A ticker of 0.01 s, 1,000 ticks at most.
+local function ticker() return util.ticker(1000) end
 
 -- Run `call` in a coroutine while a ticker counts, and `later` (if any) in
 -- another coroutine after `delay` seconds (default 0.1), to make the call's

@@ -328,14 +328,7 @@ end)
 
 -- ---- the resolver's worker threads ------------------------------------------
 
-local function why_not()
-  if not util.is_root() then return "not root: unshare -n -m needs root" end
-  if not util.succeeds("command -v unshare") then return "no unshare command" end
-  if not util.succeeds("command -v ip") then return "no ip command" end
-  if not util.succeeds("unshare -n -m true") then return "unshare -n -m fails here" end
-  return nil
-end
-local WHY = why_not()
+local WHY = util.no_netns()
 local it_ns = checks.it_if(WHY == nil, tostring(WHY))
 
 -- Run resources_resolve.lua `mode` in the namespaces, with the resolver's

@@ -161,6 +161,31 @@ function util.is_root()
   return util.output("id -u") == "0"
 end
 
+--- Why `unshare -n -m` (a private network and mount namespace, for a
+-- resolver that never answers) cannot run here, or nil when it can.
+function util.no_netns()
+  if not util.is_root() then return "not root: unshare -n -m needs root" end
+  if not util.succeeds("command -v unshare") then return "no unshare command" end
+  if not util.succeeds("command -v ip") then return "no ip command" end
+  if not util.succeeds("unshare -n -m true") then return "unshare -n -m fails here" end
+  return nil
+end
+
+--- A coroutine of lsock.loop counting ticks of 0.01 s (in t.ticks) until
+-- t.stop is set, `most` ticks at most: a call that waited in the loop let
+-- it run. Returns t.
+function util.ticker(most)
+  local loop = require "lsock.loop"
+  local t = { ticks = 0, stop = false }
+  loop.spawn(function()
+    while not t.stop and t.ticks < most do
+      loop.sleep(0.01)
+      t.ticks = t.ticks + 1
+    end
+  end)
+  return t
+end
+
 --- The main loop of a child peer that serves connections (http_server.lua,
 -- smtp_peer.lua): every connection `server` accepts gets a coroutine of
 -- lsock.loop running serve(conn); the child prints "port PORT", and ends
