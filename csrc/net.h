@@ -56,11 +56,10 @@ typedef struct lsk_deadline {
 void lsk_deadline_init(lsk_deadline *d, const lsk_timeout *tm, int nowait);
 /* Milliseconds the next wait may last: -1 forever, 0 do not wait. */
 int lsk_deadline_ms(lsk_deadline *d);
-/* Milliseconds left of a block timeout of `block` seconds for a wait that
- * began at `began` (monotonic seconds). For a wait a
- * signal cut short: it goes on with what it has left, so that signals
- * neither restart a block timeout nor end it early. */
-int lsk_block_left_ms(double block, double began);
+/* Whole milliseconds until `end` (monotonic seconds), rounded up; 0 once
+ * it has passed. For a wait a signal cut short: it goes on with what it
+ * has left, so that signals neither restart a timeout nor end it early. */
+int lsk_ms_until(double end);
 /* When the whole call must end (monotonic seconds), or -1 for never. */
 double lsk_deadline_end(const lsk_deadline *d);
 

@@ -176,11 +176,12 @@ static unsigned check_ifindex(lua_State *L, int idx, int argn, const char *what)
         return (unsigned)v;
     }
     if (lua_isnoneornil(L, idx)) return 0;
-    if (lua_type(L, idx) == LUA_TSTRING && (name = c_text(L, idx)) == NULL)
-        luaL_argerror(L, argn, lua_pushfstring(L, "%sinterface name contains a zero byte", what));
-    if ((name = c_text(L, idx)) != NULL) {
-        unsigned i = if_nametoindex(name);
-        if (i == 0) luaL_argerror(L, argn, lua_pushfstring(L, "%sunknown interface '%s'", what, name));
+    if (lua_type(L, idx) == LUA_TSTRING) {
+        unsigned i;
+        if ((name = c_text(L, idx)) == NULL)
+            luaL_argerror(L, argn, lua_pushfstring(L, "%sinterface name contains a zero byte", what));
+        if ((i = if_nametoindex(name)) == 0)
+            luaL_argerror(L, argn, lua_pushfstring(L, "%sunknown interface '%s'", what, name));
         return i;
     }
     luaL_argerror(L, argn, lua_pushfstring(L, "%sinterface name or index expected", what));

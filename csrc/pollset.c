@@ -6,7 +6,6 @@
 #define _POSIX_C_SOURCE 200809L
 
 #include <errno.h>
-#include <math.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -260,10 +259,7 @@ int lsk_pollset_wait(lsk_pollset *ps, int ms) {
     for (;;) {
         n = ps->be->wait(ps->set, ps->ev + ndirty, WAIT_BATCH, ms);
         if (n != -EINTR) break;
-        if (ms > 0) {
-            double left = deadline - lsk_monotime();
-            ms = left > 0 ? (int)ceil(left * 1000.0) : 0;
-        }
+        if (ms > 0) ms = lsk_ms_until(deadline);
     }
     if (n < 0) {
         for (i = 0; i < ndirty; i++) ps->slots[ps->ev[i].token & SLOT_MASK].mark = 0;

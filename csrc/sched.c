@@ -475,6 +475,14 @@ static void push_wait_error(lua_State *L, int err) {
     lua_pushfstring(L, "wait: %s", msg);
 }
 
+/* A method's results for such a wait: nil, "wait: ...", errno. */
+static int wait_failure(lua_State *L, int err) {
+    lua_pushnil(L);
+    push_wait_error(L, err);
+    lua_pushinteger(L, err);
+    return 3;
+}
+
 /* The results of task ti's operation, on L: their count, or -1 when it
  * waits again. */
 static int finish_op(lua_State *L, sched *S, unsigned ti) {
@@ -485,11 +493,7 @@ static int finish_op(lua_State *L, sched *S, unsigned ti) {
     case WAKE_READY: n = t->op.step(L, &t->op, LSK_OP_READY); break;
     case WAKE_TIMEOUT: n = t->op.step(L, &t->op, LSK_OP_TIMEOUT); break;
     case WAKE_CLOSED: n = t->op.step(L, &t->op, LSK_OP_CLOSED); break;
-    default:
-        lua_pushnil(L);
-        push_wait_error(L, t->nargs);
-        lua_pushinteger(L, t->nargs);
-        n = 3;
+    default: n = wait_failure(L, t->nargs);
     }
     if (n < 0) {
         wait_stream(S, ti, st, 0);
@@ -510,11 +514,7 @@ static int finish_call(lua_State *L, sched *S, unsigned ti) {
     case WAKE_READY: break;
     case WAKE_TIMEOUT: return lsk_timeout_result(L);
     case WAKE_CLOSED: return lsk_closed_result(L);
-    default:
-        lua_pushnil(L);
-        push_wait_error(L, t->nargs);
-        lua_pushinteger(L, t->nargs);
-        return 3;
+    default: return wait_failure(L, t->nargs);
     }
     if (!lua_checkstack(co, nk) || !lua_checkstack(L, nk + LUA_MINSTACK))
         return luaL_error(L, "loop: stack overflow");

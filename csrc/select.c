@@ -7,7 +7,6 @@
 #define _POSIX_C_SOURCE 200809L
 
 #include <errno.h>
-#include <math.h>
 #include <poll.h>
 
 #include "internal.h"
@@ -94,10 +93,7 @@ int lsk_select(lua_State *L) {
     n = nr + nw;
     while ((r = poll(pf, (nfds_t)n, ms)) < 0) {
         if (errno != EINTR) return lsk_fail(L, errno, "select");
-        if (ms > 0) {
-            double left = deadline - lsk_monotime();
-            ms = left > 0 ? (int)ceil(left * 1000.0) : 0;
-        }
+        if (ms > 0) ms = lsk_ms_until(deadline);
     }
     lua_createtable(L, 0, 0); /* readable, at 5 */
     lua_createtable(L, 0, 0); /* writable, at 6 */

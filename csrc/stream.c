@@ -253,7 +253,7 @@ static double kwait_began(const lsk_stream *st) {
  * began at `began` has left: a signal neither restarts nor ends it. */
 static int kwait_interrupted(lsk_stream *st, int want, lsk_deadline *d, double began, int *ms) {
     if (st->tm.total > 0) *ms = lsk_deadline_ms(d);
-    else if (began >= 0) *ms = lsk_block_left_ms(st->tm.block, began);
+    else if (began >= 0) *ms = lsk_ms_until(began + st->tm.block);
     else return KW_AGAIN; /* no limit */
     if (*ms != 0) return KW_AGAIN;
     timed_out(st, want, d);

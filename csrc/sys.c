@@ -50,23 +50,19 @@ int lsk_ready(int fd, int want) {
 }
 
 int lsk_wait(int fd, int want, lsk_deadline *d) {
-    double began = -1; /* when a wait under a block timeout began */
-    int ms, r;
+    /* A zero wait is answered without a system call: the caller has just
+     * been told EAGAIN. */
+    int ms = lsk_deadline_ms(d), r;
+    double end;
+    if (ms == 0) return ETIMEDOUT;
+    end = ms > 0 ? lsk_monotime() + ms / 1000.0 : -1;
     for (;;) {
-        /* A zero wait is answered without a system call: the caller has
-         * just been told EAGAIN. */
-        ms = lsk_deadline_ms(d);
-        if (began >= 0) {
-            /* a signal cut the wait short: it goes on with its time left */
-            int left = lsk_block_left_ms(d->tm->block, began);
-            if (ms < 0 || left < ms) ms = left;
-        }
-        if (ms == 0) return ETIMEDOUT;
-        if (began < 0 && d->tm->block > 0) began = lsk_monotime();
         r = poll_once(fd, want, ms);
         if (r > 0) return 0; /* ready, or an error the next call reports */
         if (r == 0) return ETIMEDOUT;
         if (errno != EINTR) return errno;
+        /* a signal cut the wait short: it goes on with its time left */
+        if (end >= 0 && (ms = lsk_ms_until(end)) == 0) return ETIMEDOUT;
     }
 }
 

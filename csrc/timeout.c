@@ -59,8 +59,8 @@ static int to_ms(double s) {
     return (double)r < ms ? r + 1 : r;
 }
 
-int lsk_block_left_ms(double block, double began) {
-    return to_ms(began + block - lsk_monotime());
+int lsk_ms_until(double end) {
+    return to_ms(end - lsk_monotime());
 }
 
 int lsk_deadline_ms(lsk_deadline *d) {
