@@ -47,13 +47,7 @@ local PORTS = { 0, 1, 80, 65535, 65536, -1, 0.5, 1e300, 0 / 0, "0", "80", " 80",
 local FAMILIES = { "inet", "inet6", "unix", "packet", "bogus", 1, true }
 local TYPES = { "stream", "dgram", "raw", "seqpacket", "bogus", 2 }
 
-local function fail(fmt, ...)
-  error(fmt:format(...), 0)
-end
-
-local function is_int(v)
-  return math.type and math.type(v) == "integer" or (type(v) == "number" and v == math.floor(v))
-end
+local fail, is_int = fuzzdata.fail, fuzzdata.is_int
 
 local function has_nul(s)
   return type(s) == "string" and s:find("\0", 1, true) ~= nil

@@ -70,4 +70,15 @@ function fuzzdata:number()
   return math.tointeger and math.tointeger(v) or v
 end
 
+--- A finding: raises the message, which the harness reports and aborts on.
+function fuzzdata.fail(fmt, ...)
+  error(fmt:format(...), 0)
+end
+
+--- Whether v is an integral number (an integer, or a float with no
+-- fraction).
+function fuzzdata.is_int(v)
+  return math.type(v) == "integer" or (type(v) == "number" and v == math.floor(v))
+end
+
 return fuzzdata

@@ -21,9 +21,7 @@ local fuzzdata = require "fuzzdata"
 local REQUEST = { inet = 8, inet6 = 128 }
 local REPLY = { inet = 0, inet6 = 129 }
 
-local function fail(fmt, ...)
-  error(fmt:format(...), 0)
-end
+local fail = fuzzdata.fail
 
 local function u16(s, i)
   return (s:byte(i) or 0) * 256 + (s:byte(i + 1) or 0)

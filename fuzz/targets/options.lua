@@ -55,13 +55,7 @@ local KINDS = {
 }
 local TYPES = { stream = true, dgram = true, seqpacket = true, raw = true }
 
-local function fail(fmt, ...)
-  error(fmt:format(...), 0)
-end
-
-local function is_int(v)
-  return math.type and math.type(v) == "integer" or (type(v) == "number" and v == math.floor(v))
-end
+local fail, is_int = fuzzdata.fail, fuzzdata.is_int
 
 local ADDRS = { "127.0.0.1", "*", "0.0.0.0", "224.0.0.1", "239.1.2.3", "ff02::1", "ff05::1:3",
   "::1", "lo", "1", "0", "", "1.2.3", "::ffff:224.0.0.1", "256.0.0.1", "224.0.0.1\0x" }

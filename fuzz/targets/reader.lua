@@ -55,9 +55,7 @@ local function decode(data)
   return kind, max, n, delim, chunks
 end
 
-local function fail(fmt, ...)
-  error(fmt:format(...), 0)
-end
+local fail = require("fuzzdata").fail
 
 -- One read of `kind` resuming `prefix`. Returns the piece kind and data:
 -- "ok", "long", "closed", "timeout" (data = the partial to resume with).
